@@ -1,0 +1,246 @@
+//! The command line (SPEC §4): argument parsing, `routes`, `openapi` and `invoke`.
+//! `serve` itself lives in main.rs.
+
+use crate::call::call_function;
+use crate::respond::error_response;
+use shared::{AppState, Request, Secret};
+use std::io::Read;
+use std::sync::Arc;
+
+pub const USAGE: &str = "\
+usage:
+  brickbox [serve] [--host HOST] [--port PORT]   start the server (the default)
+  brickbox routes                                table of METHOD PATH AUTH FUNCTION SUMMARY
+  brickbox openapi                               print the OpenAPI 3.1 document
+  brickbox invoke NAME [--param k=v]... [--query k=v]... [--body FILE|-] [--token TOKEN]
+                                                 run one function in-process and print
+                                                 {\"status\": …, \"body\": …}; exit 0 on 2xx
+  brickbox help                                  this text
+
+Configuration comes from the environment; see the README's configuration table.
+invoke uses --token, else DATABRICKS_TOKEN, as the caller's token.";
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Serve { host: Option<String>, port: Option<u16> },
+    Routes,
+    OpenApi,
+    Invoke(InvokeArgs),
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct InvokeArgs {
+    pub name: String,
+    pub params: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+    pub body: Option<String>,
+    pub token: Option<String>,
+}
+
+/// Parse the arguments after the program name. `Err` carries a message naming what was wrong.
+pub fn parse(args: &[String]) -> Result<Command, String> {
+    let mut it = args.iter();
+    let command = it.next().map(String::as_str);
+    let rest: Vec<&String> = it.collect();
+    match command {
+        None => Ok(Command::Serve { host: None, port: None }),
+        Some("serve") => parse_serve(&rest),
+        Some(flag) if flag.starts_with("--") && flag != "--help" => {
+            let all: Vec<&String> = args.iter().collect();
+            parse_serve(&all)
+        }
+        Some("help" | "--help" | "-h") => Ok(Command::Help),
+        Some("routes") => no_more(&rest, "routes").map(|_| Command::Routes),
+        Some("openapi") => no_more(&rest, "openapi").map(|_| Command::OpenApi),
+        Some("invoke") => parse_invoke(&rest),
+        Some(other) => Err(format!(
+            "unknown command {other:?}: use serve, routes, openapi or invoke"
+        )),
+    }
+}
+
+fn no_more(rest: &[&String], command: &str) -> Result<(), String> {
+    match rest.first() {
+        Some(extra) => Err(format!("{command} takes no arguments, but got {extra:?}")),
+        None => Ok(()),
+    }
+}
+
+fn parse_serve(rest: &[&String]) -> Result<Command, String> {
+    let (mut host, mut port) = (None, None);
+    let mut it = rest.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || {
+            it.next()
+                .map(|v| v.to_string())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--host" => host = Some(value()?),
+            "--port" => {
+                let v = value()?;
+                port = Some(v.parse().map_err(|_| {
+                    format!("--port {v:?} is not a port number (0 to 65535)")
+                })?);
+            }
+            other => return Err(format!("serve does not take {other:?}; it takes --host and --port")),
+        }
+    }
+    Ok(Command::Serve { host, port })
+}
+
+fn parse_invoke(rest: &[&String]) -> Result<Command, String> {
+    let mut args = InvokeArgs::default();
+    let mut it = rest.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |flag: &str| {
+            it.next()
+                .map(|v| v.to_string())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        let pair = |flag: &str, v: String| {
+            v.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| format!("{flag} takes key=value, got {v:?}"))
+        };
+        match arg.as_str() {
+            "--param" => args.params.push(pair("--param", value("--param")?)?),
+            "--query" => args.query.push(pair("--query", value("--query")?)?),
+            "--body" => args.body = Some(value("--body")?),
+            "--token" => args.token = Some(value("--token")?),
+            flag if flag.starts_with("--") => {
+                return Err(format!("invoke does not take {flag:?}"));
+            }
+            name if args.name.is_empty() => args.name = name.to_string(),
+            extra => return Err(format!("invoke takes one function name, got a second: {extra:?}")),
+        }
+    }
+    if args.name.is_empty() {
+        return Err("invoke needs a function name; `brickbox routes` lists them".to_string());
+    }
+    Ok(Command::Invoke(args))
+}
+
+/// `brickbox routes`: one line per function.
+pub fn routes_table() -> String {
+    let rows: Vec<[&str; 5]> = functions::ALL
+        .iter()
+        .map(|f| [f.method.as_str(), f.path, f.auth.as_str(), f.name, f.summary])
+        .collect();
+    let header = ["METHOD", "PATH", "AUTH", "FUNCTION", "SUMMARY"];
+    let widths: Vec<usize> = (0..4)
+        .map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0))
+        .collect();
+    let line = |r: [&str; 5]| {
+        format!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}\n",
+            r[0], r[1], r[2], r[3], r[4],
+            w0 = widths[0], w1 = widths[1], w2 = widths[2], w3 = widths[3]
+        )
+    };
+    std::iter::once(line(header)).chain(rows.into_iter().map(line)).collect()
+}
+
+/// `brickbox invoke`: run one function through the same auth and error mapping as the server.
+/// Returns the JSON to print and whether the status was 2xx.
+pub async fn invoke(app: Arc<AppState>, args: InvokeArgs) -> Result<(serde_json::Value, bool), String> {
+    let function = functions::by_name(&args.name).ok_or_else(|| {
+        format!("no function named {:?}; `brickbox routes` lists them", args.name)
+    })?;
+    let body = match args.body.as_deref() {
+        None => Vec::new(),
+        Some("-") => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| format!("could not read the body from stdin: {e}"))?;
+            buf
+        }
+        Some(file) => std::fs::read(file).map_err(|e| format!("could not read --body {file}: {e}"))?,
+    };
+    for expected in functions::openapi::path_params(function.path) {
+        if !args.params.iter().any(|(k, _)| k == expected) {
+            return Err(format!("{} needs --param {expected}=VALUE", function.name));
+        }
+    }
+    let query = args
+        .query
+        .iter()
+        .map(|(k, v)| format!("{}={}", shared::util::percent_encode(k), shared::util::percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let request = Request {
+        path_params: args.params,
+        query,
+        content_type: (!body.is_empty()).then(|| "application/json".to_string()),
+        body,
+    };
+    let token = args
+        .token
+        .map(Secret::new)
+        .or_else(|| app.config.databricks_token.clone());
+    let correlation_id = shared::util::uuid_v4();
+    let outcome = call_function(&app, function, token, request, correlation_id.clone()).await;
+    let response = match outcome.result {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(internal) = &e.internal {
+                log::error!("cid={correlation_id} {}: {internal}", e.code.as_str());
+            }
+            error_response(&e, &correlation_id)
+        }
+    };
+    let body = if response.content_type.starts_with("application/json") {
+        serde_json::from_slice(&response.body).unwrap_or(serde_json::Value::Null)
+    } else if response.body.is_empty() {
+        serde_json::Value::Null
+    } else {
+        String::from_utf8_lossy(&response.body).into_owned().into()
+    };
+    let ok = (200..300).contains(&response.status);
+    Ok((serde_json::json!({"status": response.status, "body": body}), ok))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_each_command() {
+        assert_eq!(parse(&args(&[])).unwrap(), Command::Serve { host: None, port: None });
+        assert_eq!(
+            parse(&args(&["serve", "--port", "9000", "--host", "0.0.0.0"])).unwrap(),
+            Command::Serve { host: Some("0.0.0.0".into()), port: Some(9000) }
+        );
+        assert_eq!(parse(&args(&["--port", "1"])).unwrap(), Command::Serve { host: None, port: Some(1) });
+        assert_eq!(parse(&args(&["routes"])).unwrap(), Command::Routes);
+        let Command::Invoke(i) = parse(&args(&["invoke", "user_me", "--query", "a=b=c", "--token", "t"])).unwrap() else {
+            panic!("invoke expected")
+        };
+        assert_eq!(i.name, "user_me");
+        assert_eq!(i.query, vec![("a".to_string(), "b=c".to_string())]);
+        assert_eq!(i.token.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn bad_arguments_say_what_is_wrong() {
+        assert!(parse(&args(&["frobnicate"])).unwrap_err().contains("frobnicate"));
+        assert!(parse(&args(&["serve", "--port", "x"])).unwrap_err().contains("--port"));
+        assert!(parse(&args(&["invoke"])).unwrap_err().contains("function name"));
+        assert!(parse(&args(&["invoke", "a", "--param", "novalue"])).unwrap_err().contains("key=value"));
+        assert!(parse(&args(&["routes", "x"])).unwrap_err().contains("no arguments"));
+    }
+
+    #[test]
+    fn the_routes_table_lists_every_function() {
+        let table = routes_table();
+        for f in functions::ALL {
+            assert!(table.contains(f.name));
+        }
+    }
+}

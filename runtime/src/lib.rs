@@ -1,0 +1,21 @@
+//! The brickbox runtime: the HTTP server and the CLI around the function registry.
+//!
+//! Layout — the request path, in order:
+//! * `server`       — accept loop: HTTP/1.1 + h2c, connection cap, graceful shutdown.
+//! * `http`         — per request: correlation id, route, 1 MiB body limit, OBO token, security
+//!   headers, the request log line.
+//! * `router`       — the matchit route table built from `functions::ALL`; 404 vs 405, HEAD as GET.
+//! * `call`         — auth enforcement (public/user/admin) and the handler call, panics → 500.
+//! * `respond`      — the one place an `ApiError` becomes the JSON error body.
+//! * `static_files` — the web UI from `static/`.
+//! * `cli`          — `routes`, `openapi`, `invoke`.
+//! * `logging`      — env_logger setup, text or JSON.
+
+pub mod call;
+pub mod cli;
+pub mod http;
+pub mod logging;
+pub mod respond;
+pub mod router;
+pub mod server;
+pub mod static_files;

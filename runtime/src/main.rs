@@ -1,0 +1,126 @@
+//! `brickbox`: the binary. Parses the command line and runs one command (SPEC §4).
+
+use runtime::cli::{self, Command};
+use runtime::server;
+use shared::config::Config;
+use shared::AppState;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match cli::parse(&args) {
+        Ok(c) => c,
+        Err(message) => {
+            eprintln!("brickbox: {message}\n\n{}", cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        Command::Help => {
+            println!("{}", cli::USAGE);
+            ExitCode::SUCCESS
+        }
+        Command::Routes => {
+            print!("{}", cli::routes_table());
+            ExitCode::SUCCESS
+        }
+        Command::OpenApi => {
+            let doc = functions::openapi::document(functions::ALL);
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Command::Serve { host, port } => serve(host, port),
+        Command::Invoke(args) => invoke(args),
+    }
+}
+
+fn config() -> Result<Config, ExitCode> {
+    Config::from_env().map_err(|message| {
+        eprintln!("brickbox: configuration error: {message}");
+        ExitCode::from(2)
+    })
+}
+
+fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts")
+}
+
+fn serve(host: Option<String>, port: Option<u16>) -> ExitCode {
+    let mut config = match config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Some(host) = host {
+        match host.parse() {
+            Ok(ip) => config.bind_host = ip,
+            Err(_) => {
+                eprintln!("brickbox: --host {host:?} is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if let Some(port) = port {
+        config.port = port;
+    }
+    runtime::logging::init(config.log_json);
+    let addr = SocketAddr::new(config.bind_host, config.port);
+    let app = Arc::new(AppState::new(config));
+    let service = match server::service(Arc::clone(&app)) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    tokio_runtime().block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                log::error!("cannot listen on {addr}: {e}. Pick another port with --port or PORT.");
+                return ExitCode::from(1);
+            }
+        };
+        let local = listener.local_addr().unwrap_or(addr);
+        let cfg = &app.config;
+        log::info!(
+            "brickbox {} listening on http://{local} ({}; static: {}; workspace: {}; lakebase: {}; admin groups: {})",
+            shared::VERSION,
+            if cfg.in_apps { "Databricks Apps" } else { "local" },
+            service.static_files.root().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into()),
+            cfg.databricks_host.as_deref().unwrap_or("not set"),
+            app.lakebase_status().replace('_', " "),
+            cfg.admin_groups.join(","),
+        );
+        if cfg.local_dev_token().is_some() {
+            log::warn!("local development token is ON: loopback requests without X-Forwarded-Access-Token act as the DATABRICKS_TOKEN user");
+        }
+        app.set_ready(true);
+        server::run(listener, service, server::shutdown_signal()).await;
+        log::info!("stopped");
+        ExitCode::SUCCESS
+    })
+}
+
+fn invoke(args: cli::InvokeArgs) -> ExitCode {
+    let config = match config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    runtime::logging::init(false);
+    let app = Arc::new(AppState::new(config));
+    match tokio_runtime().block_on(cli::invoke(app, args)) {
+        Ok((output, ok)) => {
+            println!("{}", serde_json::to_string_pretty(&output).unwrap_or_default());
+            if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
+        Err(message) => {
+            eprintln!("brickbox: {message}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The environment, read once at startup (SPEC §3). Nothing else reads environment variables,
+//! so this file is the full list of what brickbox can be configured with.
+
+use crate::secret::Secret;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+pub const DEFAULT_ADMIN_GROUPS: &str = "admins,workspace_admins,administrators";
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Running inside Databricks Apps (`DATABRICKS_APP_PORT` is set).
+    pub in_apps: bool,
+    pub bind_host: IpAddr,
+    pub port: u16,
+    /// Workspace URL, normalised: scheme added when missing, no trailing slash.
+    pub databricks_host: Option<String>,
+    pub workspace_id: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    /// Local development token, and the job's workspace credential when there is no client id.
+    pub databricks_token: Option<Secret>,
+    pub warehouse_id: Option<String>,
+    /// Lowercased, trimmed, non-empty.
+    pub admin_groups: Vec<String>,
+    pub static_dir: Option<PathBuf>,
+    pub log_json: bool,
+    pub lakebase: LakebaseSettings,
+}
+
+/// Raw Lakebase / Postgres settings; `shared::db` decides what they mean.
+#[derive(Clone, Debug, Default)]
+pub struct LakebaseSettings {
+    pub pghost: Option<String>,
+    pub pgport: Option<String>,
+    pub pgdatabase: Option<String>,
+    pub pguser: Option<String>,
+    pub pgsslmode: Option<String>,
+    pub pgpassword: Option<Secret>,
+    pub pgsslrootcert: Option<PathBuf>,
+    pub instance_name: Option<String>,
+    pub endpoint: Option<String>,
+    pub database_url: Option<Secret>,
+}
+
+impl LakebaseSettings {
+    /// SPEC §3: Lakebase is configured when `PGHOST` or `DATABASE_URL` is set.
+    pub fn configured(&self) -> bool {
+        self.pghost.is_some() || self.database_url.is_some()
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, String> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Build from any variable lookup (tests pass a map). Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let app_port = get("DATABRICKS_APP_PORT");
+        let in_apps = app_port.is_some();
+        let (bind_host, port) = match app_port {
+            Some(p) => ("0.0.0.0".parse().expect("literal address"), parse_port("DATABRICKS_APP_PORT", &p)?),
+            None => (
+                "127.0.0.1".parse().expect("literal address"),
+                match get("PORT") {
+                    Some(p) => parse_port("PORT", &p)?,
+                    None => 8000,
+                },
+            ),
+        };
+        let admin_groups = get("ADMIN_GROUPS")
+            .unwrap_or_else(|| DEFAULT_ADMIN_GROUPS.to_string())
+            .split(',')
+            .map(|g| g.trim().to_lowercase())
+            .filter(|g| !g.is_empty())
+            .collect();
+        let log_json = match get("LOG_FORMAT").as_deref() {
+            Some("json") => true,
+            Some("text") => false,
+            Some(other) => {
+                return Err(format!("LOG_FORMAT={other:?} is not valid: use `json` or `text`"))
+            }
+            None => in_apps,
+        };
+        Ok(Config {
+            in_apps,
+            bind_host,
+            port,
+            databricks_host: get("DATABRICKS_HOST").map(|h| normalize_host(&h)),
+            workspace_id: get("DATABRICKS_WORKSPACE_ID"),
+            client_id: get("DATABRICKS_CLIENT_ID"),
+            client_secret: get("DATABRICKS_CLIENT_SECRET").map(Secret::new),
+            databricks_token: get("DATABRICKS_TOKEN").map(Secret::new),
+            warehouse_id: get("DATABRICKS_WAREHOUSE_ID"),
+            admin_groups,
+            static_dir: get("BRICKBOX_STATIC_DIR").map(PathBuf::from),
+            log_json,
+            lakebase: LakebaseSettings {
+                pghost: get("PGHOST"),
+                pgport: get("PGPORT"),
+                pgdatabase: get("PGDATABASE").or_else(|| get("LAKEBASE_DATABASE")),
+                pguser: get("PGUSER"),
+                pgsslmode: get("PGSSLMODE"),
+                pgpassword: get("PGPASSWORD").map(Secret::new),
+                pgsslrootcert: get("PGSSLROOTCERT").map(PathBuf::from),
+                instance_name: get("LAKEBASE_INSTANCE_NAME"),
+                endpoint: get("LAKEBASE_ENDPOINT"),
+                database_url: get("DATABASE_URL").map(Secret::new),
+            },
+        })
+    }
+
+    /// Local development token: outside Apps, bound to loopback, with `DATABRICKS_TOKEN` set.
+    /// The runtime still checks that each request comes from loopback before using it.
+    pub fn local_dev_token(&self) -> Option<&Secret> {
+        if self.in_apps || !self.bind_host.is_loopback() {
+            return None;
+        }
+        self.databricks_token.as_ref()
+    }
+
+    pub fn is_admin_group(&self, group: &str) -> bool {
+        let g = group.trim().to_lowercase();
+        self.admin_groups.contains(&g)
+    }
+}
+
+fn parse_port(name: &str, value: &str) -> Result<u16, String> {
+    value
+        .parse::<u16>()
+        .map_err(|_| format!("{name}={value:?} is not a valid port: use a number from 0 to 65535"))
+}
+
+/// `dbc-1.cloud.databricks.com` → `https://dbc-1.cloud.databricks.com`; trailing `/` removed.
+pub fn normalize_host(host: &str) -> String {
+    let host = host.trim().trim_end_matches('/');
+    if host.starts_with("https://") || host.starts_with("http://") {
+        host.to_string()
+    } else {
+        format!("https://{host}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, String> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn local_defaults() {
+        let c = config(&[]).unwrap();
+        assert!(!c.in_apps);
+        assert_eq!(c.bind_host.to_string(), "127.0.0.1");
+        assert_eq!(c.port, 8000);
+        assert!(!c.log_json);
+        assert_eq!(c.admin_groups, ["admins", "workspace_admins", "administrators"]);
+        assert!(!c.lakebase.configured());
+    }
+
+    #[test]
+    fn apps_binds_all_interfaces_and_never_uses_the_dev_token() {
+        let c = config(&[("DATABRICKS_APP_PORT", "8080"), ("PORT", "9"), ("DATABRICKS_TOKEN", "t")]).unwrap();
+        assert_eq!(c.bind_host.to_string(), "0.0.0.0");
+        assert_eq!(c.port, 8080);
+        assert!(c.log_json);
+        assert!(c.local_dev_token().is_none());
+        let local = config(&[("DATABRICKS_TOKEN", "t")]).unwrap();
+        assert!(local.local_dev_token().is_some());
+    }
+
+    #[test]
+    fn hosts_are_normalised() {
+        assert_eq!(normalize_host("dbc-1.cloud.databricks.com/"), "https://dbc-1.cloud.databricks.com");
+        assert_eq!(normalize_host("http://127.0.0.1:9000"), "http://127.0.0.1:9000");
+    }
+
+    #[test]
+    fn admin_groups_match_trimmed_and_case_insensitively() {
+        let c = config(&[("ADMIN_GROUPS", " Data-Admins , ,ops ")]).unwrap();
+        assert_eq!(c.admin_groups, ["data-admins", "ops"]);
+        assert!(c.is_admin_group("DATA-ADMINS "));
+        assert!(!c.is_admin_group("admins"));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        assert!(config(&[("PORT", "http")]).unwrap_err().contains("PORT"));
+        assert!(config(&[("LOG_FORMAT", "xml")]).unwrap_err().contains("LOG_FORMAT"));
+        assert!(config(&[("PGHOST", "db")]).unwrap().lakebase.configured());
+    }
+}

@@ -1,0 +1,306 @@
+//! The function model. A function is a plain `async fn(Ctx, Request) -> Result<Response, ApiError>`
+//! described by a `const Function`; the runtime routes to it, enforces its `Auth` level before
+//! calling it, and turns its `ApiError` into the JSON error body. Nothing here knows about hyper,
+//! so a function can be called from a unit test or `brickbox invoke` with no server.
+
+use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::identity::Identity;
+use crate::secret::Secret;
+use crate::state::AppState;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Method> {
+        match text {
+            "GET" => Some(Method::Get),
+            "POST" => Some(Method::Post),
+            "PUT" => Some(Method::Put),
+            "PATCH" => Some(Method::Patch),
+            "DELETE" => Some(Method::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// Who may call a function. Checked by the runtime before the handler runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// Anyone; no identity is resolved.
+    Public,
+    /// A signed-in user (a valid `X-Forwarded-Access-Token`).
+    User,
+    /// A signed-in user in one of `ADMIN_GROUPS`.
+    Admin,
+}
+
+impl Auth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Auth::Public => "public",
+            Auth::User => "user",
+            Auth::Admin => "admin",
+        }
+    }
+}
+
+/// A query parameter, for OpenAPI and `brickbox routes`. `schema` is JSON Schema text.
+#[derive(Clone, Copy, Debug)]
+pub struct Param {
+    pub name: &'static str,
+    pub required: bool,
+    pub schema: &'static str,
+    pub description: &'static str,
+}
+
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send>>;
+pub type Handler = fn(Ctx, Request) -> HandlerFuture;
+
+/// One API function. Each function module declares exactly one `pub const FUNCTION`.
+#[derive(Clone, Copy)]
+pub struct Function {
+    /// Unique, snake_case; what `brickbox invoke NAME` takes.
+    pub name: &'static str,
+    pub method: Method,
+    /// matchit syntax: `/api/preferences/{preference_key}`. Also the metrics `endpoint` label.
+    pub path: &'static str,
+    pub auth: Auth,
+    pub summary: &'static str,
+    pub query: &'static [Param],
+    /// JSON Schema text of the request body, when the function takes one.
+    pub request_body: Option<&'static str>,
+    /// Success status and the JSON Schema text of its body (`None` for no body, e.g. 204).
+    pub success_status: u16,
+    pub response_body: Option<&'static str>,
+    pub handler: Handler,
+}
+
+impl std::fmt::Debug for Function {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Function({} {} {})", self.name, self.method.as_str(), self.path)
+    }
+}
+
+/// What a function sees of the HTTP request.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    /// Path parameters from the route template, already percent-decoded.
+    pub path_params: Vec<(String, String)>,
+    /// The raw query string, without `?`.
+    pub query: String,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn path_param(&self, name: &str) -> Option<&str> {
+        self.path_params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Decoded query pairs; 400 when the query string is malformed.
+    pub fn query_pairs(&self) -> Result<Vec<(String, String)>, ApiError> {
+        crate::util::parse_query(&self.query).ok_or_else(|| {
+            ApiError::invalid_request("The query string has a malformed %-escape.")
+        })
+    }
+
+    /// The last value of query parameter `name`, if present.
+    pub fn query_value(&self, name: &str) -> Result<Option<String>, ApiError> {
+        Ok(self
+            .query_pairs()?
+            .into_iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v))
+    }
+
+    /// The media type of the body, lowercased, without parameters.
+    pub fn media_type(&self) -> Option<String> {
+        self.content_type.as_deref().map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+    }
+
+    /// Parse the body as JSON. 415 for another media type (`text/plain` is accepted only when
+    /// `allow_text_plain`), 400 for a body that is not JSON at all.
+    pub fn json_value(&self, allow_text_plain: bool) -> Result<serde_json::Value, ApiError> {
+        match self.media_type().as_deref() {
+            Some("application/json") => {}
+            Some("text/plain") if allow_text_plain => {}
+            other => {
+                let allowed = if allow_text_plain {
+                    "application/json or text/plain"
+                } else {
+                    "application/json"
+                };
+                return Err(ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    format!(
+                        "Content-Type {} is not supported: send the body as {allowed}.",
+                        other.map(|o| format!("{o:?}")).unwrap_or_else(|| "(none)".into())
+                    ),
+                ));
+            }
+        }
+        serde_json::from_slice(&self.body).map_err(|e| {
+            ApiError::invalid_request(format!("The request body is not valid JSON: {e}."))
+        })
+    }
+
+    /// Parse a JSON body into `T`. Unparseable JSON is 400; a well-formed body whose fields do
+    /// not fit `T` is 422 `VALIDATION_FAILED` naming the field.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let value = self.json_value(false)?;
+        serde_json::from_value(value).map_err(|e| {
+            let text = e.to_string();
+            let field = text
+                .split('`')
+                .nth(1)
+                .filter(|_| text.contains("field"))
+                .unwrap_or("body")
+                .to_string();
+            ApiError::validation(vec![FieldError { field, message: text }])
+        })
+    }
+}
+
+/// What a function returns on success.
+#[derive(Clone, Debug)]
+pub struct Response {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Result<Response, ApiError> {
+        let body = serde_json::to_vec(value).map_err(ApiError::internal)?;
+        Ok(Response {
+            status,
+            content_type: "application/json",
+            headers: Vec::new(),
+            body,
+        })
+    }
+
+    pub fn ok<T: Serialize + ?Sized>(value: &T) -> Result<Response, ApiError> {
+        Response::json(200, value)
+    }
+
+    pub fn text(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Response {
+        Response {
+            status,
+            content_type,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    pub fn empty(status: u16) -> Response {
+        Response::text(status, "", Vec::new())
+    }
+}
+
+/// The context passed to every handler.
+#[derive(Clone)]
+pub struct Ctx {
+    pub state: Arc<AppState>,
+    pub correlation_id: String,
+    /// The caller, resolved by the runtime for `user` and `admin` functions.
+    pub identity: Option<Arc<Identity>>,
+    /// The caller's OBO token, for calls to Databricks on their behalf.
+    pub token: Option<Secret>,
+}
+
+impl Ctx {
+    /// The caller's identity. Always present in `user` and `admin` functions.
+    pub fn user(&self) -> Result<&Identity, ApiError> {
+        self.identity.as_deref().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::AuthMissing,
+                "Sign in: this function needs the X-Forwarded-Access-Token header.",
+            )
+        })
+    }
+
+    /// The caller's OBO token. Always present in `user` and `admin` functions.
+    pub fn user_token(&self) -> Result<&Secret, ApiError> {
+        self.token.as_ref().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::AuthMissing,
+                "Sign in: this function needs the X-Forwarded-Access-Token header.",
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(ct: &str, body: &str) -> Request {
+        Request {
+            content_type: Some(ct.into()),
+            body: body.as_bytes().to_vec(),
+            ..Request::default()
+        }
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+    }
+
+    #[test]
+    fn json_bodies_are_checked_in_order() {
+        assert_eq!(req("text/html", "{}").json::<Body>().unwrap_err().status(), 415);
+        assert_eq!(req("application/json", "{").json::<Body>().unwrap_err().status(), 400);
+        let e = req("application/json; charset=utf-8", r#"{"name":"a","x":1}"#)
+            .json::<Body>()
+            .unwrap_err();
+        assert_eq!(e.status(), 422);
+        assert_eq!(e.details.unwrap()["errors"][0]["field"], "x");
+        assert!(req("text/plain", "{}").json_value(true).is_ok());
+    }
+
+    #[test]
+    fn query_values_are_decoded() {
+        let r = Request { query: "a=1&time_range=7d&a=2".into(), ..Request::default() };
+        assert_eq!(r.query_value("a").unwrap().as_deref(), Some("2"));
+        assert_eq!(r.query_value("b").unwrap(), None);
+        let bad = Request { query: "a=%zz".into(), ..Request::default() };
+        assert_eq!(bad.query_value("a").unwrap_err().status(), 400);
+    }
+}
