@@ -1,1 +1,9 @@
+//! brickbox's integration tests: one binary made of modules. Every test starts the real server
+//! (in-process on an ephemeral port, or the real binary) against the fake workspace.
 
+mod support;
+
+mod auth;
+mod binary;
+mod http_server;
+mod static_files;

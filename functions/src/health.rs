@@ -29,7 +29,11 @@ struct Health {
 pub async fn handle(ctx: Ctx, _req: Request) -> Result<Response, ApiError> {
     let lakebase = ctx.state.lakebase_status();
     Response::ok(&Health {
-        status: if lakebase == "unavailable" { "degraded" } else { "healthy" },
+        status: if lakebase == "unavailable" {
+            "degraded"
+        } else {
+            "healthy"
+        },
         version: shared::VERSION,
         uptime_seconds: ctx.state.started.elapsed().as_secs(),
         lakebase,

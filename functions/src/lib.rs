@@ -40,9 +40,16 @@ mod tests {
         let mut routes = HashSet::new();
         for f in ALL {
             assert!(names.insert(f.name), "duplicate function name {}", f.name);
-            assert!(routes.insert((f.method, f.path)), "duplicate route {} {}", f.method.as_str(), f.path);
             assert!(
-                f.name.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_'),
+                routes.insert((f.method, f.path)),
+                "duplicate route {} {}",
+                f.method.as_str(),
+                f.path
+            );
+            assert!(
+                f.name
+                    .bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_'),
                 "{} is not snake_case",
                 f.name
             );
@@ -72,7 +79,9 @@ mod tests {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let stem = path.file_stem().unwrap().to_string_lossy().to_string();
-            if path.extension().is_some_and(|e| e == "rs") && !NOT_FUNCTIONS.contains(&stem.as_str()) {
+            if path.extension().is_some_and(|e| e == "rs")
+                && !NOT_FUNCTIONS.contains(&stem.as_str())
+            {
                 let source = std::fs::read_to_string(&path).unwrap();
                 let name = source
                     .split("name: \"")

@@ -61,7 +61,11 @@ fn operation(f: &Function) -> Value {
     }
     let success = match f.response_body {
         Some(schema) => {
-            let media = if schema.contains(r#""type":"string""#) { "text/plain" } else { "application/json" };
+            let media = if schema.contains(r#""type":"string""#) {
+                "text/plain"
+            } else {
+                "application/json"
+            };
             json!({"description": "Success", "content": {media: {"schema": parse(schema)}}})
         }
         None => json!({"description": "Success, no body"}),
@@ -78,7 +82,8 @@ fn operation(f: &Function) -> Value {
         op["security"] = json!([{"forwardedAccessToken": []}]);
     }
     if let Some(schema) = f.request_body {
-        op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": parse(schema)}}});
+        op["requestBody"] =
+            json!({"required": true, "content": {"application/json": {"schema": parse(schema)}}});
     }
     op
 }

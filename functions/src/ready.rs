@@ -12,7 +12,9 @@ pub const FUNCTION: Function = Function {
     query: &[],
     request_body: None,
     success_status: 200,
-    response_body: Some(r#"{"type":"object","required":["ready"],"properties":{"ready":{"const":true}}}"#),
+    response_body: Some(
+        r#"{"type":"object","required":["ready"],"properties":{"ready":{"const":true}}}"#,
+    ),
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

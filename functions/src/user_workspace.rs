@@ -55,7 +55,10 @@ fn workspace_name(host: &str) -> String {
 mod tests {
     #[test]
     fn workspace_names_come_from_the_first_label() {
-        assert_eq!(super::workspace_name("https://my-ws.cloud.databricks.com"), "My Ws");
+        assert_eq!(
+            super::workspace_name("https://my-ws.cloud.databricks.com"),
+            "My Ws"
+        );
         assert_eq!(super::workspace_name("http://127.0.0.1:9000"), "127");
     }
 }

@@ -25,13 +25,22 @@ pub async fn call_function(
 ) -> Outcome {
     let identity = match authorize(app, function.auth, token.as_ref()).await {
         Ok(identity) => identity,
-        Err(e) => return Outcome { result: Err(e), user: None },
+        Err(e) => {
+            return Outcome {
+                result: Err(e),
+                user: None,
+            }
+        }
     };
     let ctx = Ctx {
         state: Arc::clone(app),
         correlation_id,
         identity: identity.clone(),
-        token: if function.auth == Auth::Public { None } else { token },
+        token: if function.auth == Auth::Public {
+            None
+        } else {
+            token
+        },
     };
     let result = match (CatchUnwind((function.handler)(ctx, request))).await {
         Ok(result) => result,
@@ -41,7 +50,10 @@ pub async fn call_function(
             panic_message(&panic)
         ))),
     };
-    Outcome { result, user: identity }
+    Outcome {
+        result,
+        user: identity,
+    }
 }
 
 /// Public: nothing. User: a resolved identity. Admin: a resolved identity in `ADMIN_GROUPS`.

@@ -23,7 +23,10 @@ invoke uses --token, else DATABRICKS_TOKEN, as the caller's token.";
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
     Help,
-    Serve { host: Option<String>, port: Option<u16> },
+    Serve {
+        host: Option<String>,
+        port: Option<u16>,
+    },
     Routes,
     OpenApi,
     Invoke(InvokeArgs),
@@ -44,7 +47,10 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     let command = it.next().map(String::as_str);
     let rest: Vec<&String> = it.collect();
     match command {
-        None => Ok(Command::Serve { host: None, port: None }),
+        None => Ok(Command::Serve {
+            host: None,
+            port: None,
+        }),
         Some("serve") => parse_serve(&rest),
         Some(flag) if flag.starts_with("--") && flag != "--help" => {
             let all: Vec<&String> = args.iter().collect();
@@ -80,11 +86,16 @@ fn parse_serve(rest: &[&String]) -> Result<Command, String> {
             "--host" => host = Some(value()?),
             "--port" => {
                 let v = value()?;
-                port = Some(v.parse().map_err(|_| {
-                    format!("--port {v:?} is not a port number (0 to 65535)")
-                })?);
+                port = Some(
+                    v.parse()
+                        .map_err(|_| format!("--port {v:?} is not a port number (0 to 65535)"))?,
+                );
             }
-            other => return Err(format!("serve does not take {other:?}; it takes --host and --port")),
+            other => {
+                return Err(format!(
+                    "serve does not take {other:?}; it takes --host and --port"
+                ))
+            }
         }
     }
     Ok(Command::Serve { host, port })
@@ -113,7 +124,11 @@ fn parse_invoke(rest: &[&String]) -> Result<Command, String> {
                 return Err(format!("invoke does not take {flag:?}"));
             }
             name if args.name.is_empty() => args.name = name.to_string(),
-            extra => return Err(format!("invoke takes one function name, got a second: {extra:?}")),
+            extra => {
+                return Err(format!(
+                    "invoke takes one function name, got a second: {extra:?}"
+                ))
+            }
         }
     }
     if args.name.is_empty() {
@@ -126,27 +141,56 @@ fn parse_invoke(rest: &[&String]) -> Result<Command, String> {
 pub fn routes_table() -> String {
     let rows: Vec<[&str; 5]> = functions::ALL
         .iter()
-        .map(|f| [f.method.as_str(), f.path, f.auth.as_str(), f.name, f.summary])
+        .map(|f| {
+            [
+                f.method.as_str(),
+                f.path,
+                f.auth.as_str(),
+                f.name,
+                f.summary,
+            ]
+        })
         .collect();
     let header = ["METHOD", "PATH", "AUTH", "FUNCTION", "SUMMARY"];
     let widths: Vec<usize> = (0..4)
-        .map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0))
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].len())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let line = |r: [&str; 5]| {
         format!(
             "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}\n",
-            r[0], r[1], r[2], r[3], r[4],
-            w0 = widths[0], w1 = widths[1], w2 = widths[2], w3 = widths[3]
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3]
         )
     };
-    std::iter::once(line(header)).chain(rows.into_iter().map(line)).collect()
+    std::iter::once(line(header))
+        .chain(rows.into_iter().map(line))
+        .collect()
 }
 
 /// `brickbox invoke`: run one function through the same auth and error mapping as the server.
 /// Returns the JSON to print and whether the status was 2xx.
-pub async fn invoke(app: Arc<AppState>, args: InvokeArgs) -> Result<(serde_json::Value, bool), String> {
+pub async fn invoke(
+    app: Arc<AppState>,
+    args: InvokeArgs,
+) -> Result<(serde_json::Value, bool), String> {
     let function = functions::by_name(&args.name).ok_or_else(|| {
-        format!("no function named {:?}; `brickbox routes` lists them", args.name)
+        format!(
+            "no function named {:?}; `brickbox routes` lists them",
+            args.name
+        )
     })?;
     let body = match args.body.as_deref() {
         None => Vec::new(),
@@ -157,7 +201,9 @@ pub async fn invoke(app: Arc<AppState>, args: InvokeArgs) -> Result<(serde_json:
                 .map_err(|e| format!("could not read the body from stdin: {e}"))?;
             buf
         }
-        Some(file) => std::fs::read(file).map_err(|e| format!("could not read --body {file}: {e}"))?,
+        Some(file) => {
+            std::fs::read(file).map_err(|e| format!("could not read --body {file}: {e}"))?
+        }
     };
     for expected in functions::openapi::path_params(function.path) {
         if !args.params.iter().any(|(k, _)| k == expected) {
@@ -167,7 +213,13 @@ pub async fn invoke(app: Arc<AppState>, args: InvokeArgs) -> Result<(serde_json:
     let query = args
         .query
         .iter()
-        .map(|(k, v)| format!("{}={}", shared::util::percent_encode(k), shared::util::percent_encode(v)))
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                shared::util::percent_encode(k),
+                shared::util::percent_encode(v)
+            )
+        })
         .collect::<Vec<_>>()
         .join("&");
     let request = Request {
@@ -199,7 +251,10 @@ pub async fn invoke(app: Arc<AppState>, args: InvokeArgs) -> Result<(serde_json:
         String::from_utf8_lossy(&response.body).into_owned().into()
     };
     let ok = (200..300).contains(&response.status);
-    Ok((serde_json::json!({"status": response.status, "body": body}), ok))
+    Ok((
+        serde_json::json!({"status": response.status, "body": body}),
+        ok,
+    ))
 }
 
 #[cfg(test)]
@@ -212,14 +267,32 @@ mod tests {
 
     #[test]
     fn parses_each_command() {
-        assert_eq!(parse(&args(&[])).unwrap(), Command::Serve { host: None, port: None });
+        assert_eq!(
+            parse(&args(&[])).unwrap(),
+            Command::Serve {
+                host: None,
+                port: None
+            }
+        );
         assert_eq!(
             parse(&args(&["serve", "--port", "9000", "--host", "0.0.0.0"])).unwrap(),
-            Command::Serve { host: Some("0.0.0.0".into()), port: Some(9000) }
+            Command::Serve {
+                host: Some("0.0.0.0".into()),
+                port: Some(9000)
+            }
         );
-        assert_eq!(parse(&args(&["--port", "1"])).unwrap(), Command::Serve { host: None, port: Some(1) });
+        assert_eq!(
+            parse(&args(&["--port", "1"])).unwrap(),
+            Command::Serve {
+                host: None,
+                port: Some(1)
+            }
+        );
         assert_eq!(parse(&args(&["routes"])).unwrap(), Command::Routes);
-        let Command::Invoke(i) = parse(&args(&["invoke", "user_me", "--query", "a=b=c", "--token", "t"])).unwrap() else {
+        let Command::Invoke(i) = parse(&args(&[
+            "invoke", "user_me", "--query", "a=b=c", "--token", "t",
+        ]))
+        .unwrap() else {
             panic!("invoke expected")
         };
         assert_eq!(i.name, "user_me");
@@ -229,11 +302,21 @@ mod tests {
 
     #[test]
     fn bad_arguments_say_what_is_wrong() {
-        assert!(parse(&args(&["frobnicate"])).unwrap_err().contains("frobnicate"));
-        assert!(parse(&args(&["serve", "--port", "x"])).unwrap_err().contains("--port"));
-        assert!(parse(&args(&["invoke"])).unwrap_err().contains("function name"));
-        assert!(parse(&args(&["invoke", "a", "--param", "novalue"])).unwrap_err().contains("key=value"));
-        assert!(parse(&args(&["routes", "x"])).unwrap_err().contains("no arguments"));
+        assert!(parse(&args(&["frobnicate"]))
+            .unwrap_err()
+            .contains("frobnicate"));
+        assert!(parse(&args(&["serve", "--port", "x"]))
+            .unwrap_err()
+            .contains("--port"));
+        assert!(parse(&args(&["invoke"]))
+            .unwrap_err()
+            .contains("function name"));
+        assert!(parse(&args(&["invoke", "a", "--param", "novalue"]))
+            .unwrap_err()
+            .contains("key=value"));
+        assert!(parse(&args(&["routes", "x"]))
+            .unwrap_err()
+            .contains("no arguments"));
     }
 
     #[test]

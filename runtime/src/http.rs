@@ -45,15 +45,23 @@ impl Service {
                 let token = self.token(headers, peer);
                 let outcome = match self.read_request(req, params).await {
                     Ok(request) => {
-                        call_function(&self.app, function, token, request, correlation_id.clone()).await
+                        call_function(&self.app, function, token, request, correlation_id.clone())
+                            .await
                     }
-                    Err(e) => crate::call::Outcome { result: Err(e), user: None },
+                    Err(e) => crate::call::Outcome {
+                        result: Err(e),
+                        user: None,
+                    },
                 };
                 let response = match outcome.result {
                     Ok(r) => r,
                     Err(e) => self.log_error(e, &correlation_id),
                 };
-                (response, function.path, outcome.user.map(|u| u.user_name.clone()))
+                (
+                    response,
+                    function.path,
+                    outcome.user.map(|u| u.user_name.clone()),
+                )
             }
             Lookup::MethodNotAllowed(allow) if method == "OPTIONS" => {
                 let mut r = Response::empty(204);
@@ -158,7 +166,9 @@ impl Service {
             .collect()
             .await
             .map_err(|e| {
-                if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
                     too_large()
                 } else {
                     ApiError::invalid_request("The request body could not be read.")

@@ -59,7 +59,9 @@ fn serve(host: Option<String>, port: Option<u16>) -> ExitCode {
         match host.parse() {
             Ok(ip) => config.bind_host = ip,
             Err(_) => {
-                eprintln!("brickbox: --host {host:?} is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)");
+                eprintln!(
+                    "brickbox: --host {host:?} is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)"
+                );
                 return ExitCode::from(2);
             }
         }
@@ -115,8 +117,15 @@ fn invoke(args: cli::InvokeArgs) -> ExitCode {
     let app = Arc::new(AppState::new(config));
     match tokio_runtime().block_on(cli::invoke(app, args)) {
         Ok((output, ok)) => {
-            println!("{}", serde_json::to_string_pretty(&output).unwrap_or_default());
-            if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&output).unwrap_or_default()
+            );
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
         }
         Err(message) => {
             eprintln!("brickbox: {message}");

@@ -72,7 +72,10 @@ impl Router {
         if problems.is_empty() {
             Ok(router)
         } else {
-            Err(format!("the function registry has route conflicts: {}", problems.join("; ")))
+            Err(format!(
+                "the function registry has route conflicts: {}",
+                problems.join("; ")
+            ))
         }
     }
 
@@ -82,7 +85,11 @@ impl Router {
             return Lookup::NotFound;
         };
         let entry = &self.entries[*matched.value];
-        let wanted = if method == "HEAD" { Some(Method::Get) } else { Method::parse(method) };
+        let wanted = if method == "HEAD" {
+            Some(Method::Get)
+        } else {
+            Method::parse(method)
+        };
         match entry.functions.iter().find(|f| Some(f.method) == wanted) {
             Some(function) => Lookup::Found {
                 function,
@@ -132,7 +139,9 @@ mod tests {
         for function in functions::ALL {
             let path = function.path.replace('{', "x").replace('}', "");
             match router.lookup(function.method.as_str(), &path) {
-                Lookup::Found { function: found, .. } => assert_eq!(found.name, function.name),
+                Lookup::Found {
+                    function: found, ..
+                } => assert_eq!(found.name, function.name),
                 _ => panic!("{} is not reachable at {path}", function.name),
             }
         }
@@ -164,7 +173,10 @@ mod tests {
         static SAME: [Function; 2] = [f("one", Method::Get, "/x"), f("two", Method::Get, "/x")];
         let e = Router::new(&SAME).err().unwrap();
         assert!(e.contains("one") && e.contains("two"), "{e}");
-        static CLASH: [Function; 2] = [f("by_id", Method::Get, "/x/{id}"), f("by_key", Method::Get, "/x/{key}")];
+        static CLASH: [Function; 2] = [
+            f("by_id", Method::Get, "/x/{id}"),
+            f("by_key", Method::Get, "/x/{key}"),
+        ];
         let e = Router::new(&CLASH).err().unwrap();
         assert!(e.contains("by_key") && e.contains("by_id"), "{e}");
     }

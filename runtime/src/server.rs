@@ -27,7 +27,15 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
 /// Build the HTTP service: the route table from the registry, and the static dir.
 pub fn service(app: Arc<AppState>) -> Result<Arc<Service>, String> {
-    let router = Router::new(functions::ALL)?;
+    service_with(app, functions::ALL)
+}
+
+/// `service` over any function list (tests add functions that panic or need admins).
+pub fn service_with(
+    app: Arc<AppState>,
+    registry: &'static [shared::Function],
+) -> Result<Arc<Service>, String> {
+    let router = Router::new(registry)?;
     let static_dir = StaticFiles::locate(app.config.static_dir.as_deref());
     Ok(Arc::new(Service {
         app,
@@ -36,11 +44,7 @@ pub fn service(app: Arc<AppState>) -> Result<Arc<Service>, String> {
     }))
 }
 
-pub async fn run(
-    listener: TcpListener,
-    service: Arc<Service>,
-    shutdown: impl Future<Output = ()>,
-) {
+pub async fn run(listener: TcpListener, service: Arc<Service>, shutdown: impl Future<Output = ()>) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()

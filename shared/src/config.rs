@@ -65,7 +65,10 @@ impl Config {
         let app_port = get("DATABRICKS_APP_PORT");
         let in_apps = app_port.is_some();
         let (bind_host, port) = match app_port {
-            Some(p) => ("0.0.0.0".parse().expect("literal address"), parse_port("DATABRICKS_APP_PORT", &p)?),
+            Some(p) => (
+                "0.0.0.0".parse().expect("literal address"),
+                parse_port("DATABRICKS_APP_PORT", &p)?,
+            ),
             None => (
                 "127.0.0.1".parse().expect("literal address"),
                 match get("PORT") {
@@ -84,7 +87,9 @@ impl Config {
             Some("json") => true,
             Some("text") => false,
             Some(other) => {
-                return Err(format!("LOG_FORMAT={other:?} is not valid: use `json` or `text`"))
+                return Err(format!(
+                    "LOG_FORMAT={other:?} is not valid: use `json` or `text`"
+                ))
             }
             None => in_apps,
         };
@@ -153,8 +158,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, String> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -165,13 +172,21 @@ mod tests {
         assert_eq!(c.bind_host.to_string(), "127.0.0.1");
         assert_eq!(c.port, 8000);
         assert!(!c.log_json);
-        assert_eq!(c.admin_groups, ["admins", "workspace_admins", "administrators"]);
+        assert_eq!(
+            c.admin_groups,
+            ["admins", "workspace_admins", "administrators"]
+        );
         assert!(!c.lakebase.configured());
     }
 
     #[test]
     fn apps_binds_all_interfaces_and_never_uses_the_dev_token() {
-        let c = config(&[("DATABRICKS_APP_PORT", "8080"), ("PORT", "9"), ("DATABRICKS_TOKEN", "t")]).unwrap();
+        let c = config(&[
+            ("DATABRICKS_APP_PORT", "8080"),
+            ("PORT", "9"),
+            ("DATABRICKS_TOKEN", "t"),
+        ])
+        .unwrap();
         assert_eq!(c.bind_host.to_string(), "0.0.0.0");
         assert_eq!(c.port, 8080);
         assert!(c.log_json);
@@ -182,8 +197,14 @@ mod tests {
 
     #[test]
     fn hosts_are_normalised() {
-        assert_eq!(normalize_host("dbc-1.cloud.databricks.com/"), "https://dbc-1.cloud.databricks.com");
-        assert_eq!(normalize_host("http://127.0.0.1:9000"), "http://127.0.0.1:9000");
+        assert_eq!(
+            normalize_host("dbc-1.cloud.databricks.com/"),
+            "https://dbc-1.cloud.databricks.com"
+        );
+        assert_eq!(
+            normalize_host("http://127.0.0.1:9000"),
+            "http://127.0.0.1:9000"
+        );
     }
 
     #[test]
@@ -197,7 +218,9 @@ mod tests {
     #[test]
     fn bad_values_name_the_variable() {
         assert!(config(&[("PORT", "http")]).unwrap_err().contains("PORT"));
-        assert!(config(&[("LOG_FORMAT", "xml")]).unwrap_err().contains("LOG_FORMAT"));
+        assert!(config(&[("LOG_FORMAT", "xml")])
+            .unwrap_err()
+            .contains("LOG_FORMAT"));
         assert!(config(&[("PGHOST", "db")]).unwrap().lakebase.configured());
     }
 }

@@ -47,9 +47,17 @@ impl std::fmt::Display for UpstreamError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             UpstreamError::NotConfigured => f.write_str("DATABRICKS_HOST is not set"),
-            UpstreamError::Transport { timeout: true, message } => write!(f, "timed out: {message}"),
+            UpstreamError::Transport {
+                timeout: true,
+                message,
+            } => write!(f, "timed out: {message}"),
             UpstreamError::Transport { message, .. } => write!(f, "transport error: {message}"),
-            UpstreamError::Api { status, error_code, message, .. } => {
+            UpstreamError::Api {
+                status,
+                error_code,
+                message,
+                ..
+            } => {
                 write!(f, "HTTP {status} {error_code}: {message}")
             }
         }
@@ -274,12 +282,23 @@ pub fn parse_error_body(status: u16, body: &[u8], reason: Option<&str>) -> (Stri
             .and_then(|m| m.as_str())
             .map(str::to_string);
         let code = code
-            .or_else(|| obj.get("status").and_then(|s| s.as_str()).map(|s| format!("SCIM_{s}")))
-            .or_else(|| obj.get("error").and_then(|e| e.as_str()).map(str::to_string).filter(|_| obj.contains_key("error_description")));
+            .or_else(|| {
+                obj.get("status")
+                    .and_then(|s| s.as_str())
+                    .map(|s| format!("SCIM_{s}"))
+            })
+            .or_else(|| {
+                obj.get("error")
+                    .and_then(|e| e.as_str())
+                    .map(str::to_string)
+                    .filter(|_| obj.contains_key("error_description"))
+            });
         if code.is_some() || message.is_some() {
             return (
                 code.unwrap_or_else(|| status_code_name(status).to_string()),
-                message.or_else(|| reason.map(str::to_string)).unwrap_or_default(),
+                message
+                    .or_else(|| reason.map(str::to_string))
+                    .unwrap_or_default(),
             );
         }
     }
@@ -331,11 +350,19 @@ mod tests {
     #[test]
     fn error_bodies_in_every_shape() {
         assert_eq!(
-            parse_error_body(403, br#"{"error_code": 403, "message": "Invalid access token."}"#, None),
+            parse_error_body(
+                403,
+                br#"{"error_code": 403, "message": "Invalid access token."}"#,
+                None
+            ),
             ("403".into(), "Invalid access token.".into())
         );
         assert_eq!(
-            parse_error_body(404, br#"{"error_code":"CATALOG_DOES_NOT_EXIST","message":"nope"}"#, None),
+            parse_error_body(
+                404,
+                br#"{"error_code":"CATALOG_DOES_NOT_EXIST","message":"nope"}"#,
+                None
+            ),
             ("CATALOG_DOES_NOT_EXIST".into(), "nope".into())
         );
         assert_eq!(
@@ -343,11 +370,19 @@ mod tests {
             ("SCIM_404".into(), "User not found".into())
         );
         assert_eq!(
-            parse_error_body(400, br#"{"error":"invalid_client","error_description":"bad secret"}"#, None),
+            parse_error_body(
+                400,
+                br#"{"error":"invalid_client","error_description":"bad secret"}"#,
+                None
+            ),
             ("invalid_client".into(), "bad secret".into())
         );
         assert_eq!(
-            parse_error_body(502, b"<html><title>Error 502 Bad Gateway</title></html>", None),
+            parse_error_body(
+                502,
+                b"<html><title>Error 502 Bad Gateway</title></html>",
+                None
+            ),
             ("BAD_GATEWAY".into(), "Error 502 Bad Gateway".into())
         );
         assert_eq!(

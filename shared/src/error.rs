@@ -62,8 +62,12 @@ impl ErrorCode {
             AuthRateLimited | RateLimited => 429,
             InternalError => 500,
             UpstreamError => 502,
-            LakebaseNotConfigured | DatabaseUnavailable | IdentityUnavailable
-            | ServiceUnavailable | WarehouseUnavailable | ModelUnavailable => 503,
+            LakebaseNotConfigured
+            | DatabaseUnavailable
+            | IdentityUnavailable
+            | ServiceUnavailable
+            | WarehouseUnavailable
+            | ModelUnavailable => 503,
             QueryTimeout | ModelTimeout => 504,
         }
     }
@@ -220,7 +224,10 @@ mod tests {
         assert_eq!(ErrorCode::AuthMissing.status(), 401);
         assert_eq!(ErrorCode::BatchTooLarge.status(), 413);
         assert_eq!(ErrorCode::ModelTimeout.status(), 504);
-        assert_eq!(ErrorCode::LakebaseNotConfigured.as_str(), "LAKEBASE_NOT_CONFIGURED");
+        assert_eq!(
+            ErrorCode::LakebaseNotConfigured.as_str(),
+            "LAKEBASE_NOT_CONFIGURED"
+        );
     }
 
     #[test]
@@ -233,8 +240,14 @@ mod tests {
     #[test]
     fn validation_lists_every_field() {
         let e = ApiError::validation(vec![
-            FieldError { field: "a".into(), message: "bad".into() },
-            FieldError { field: "b".into(), message: "worse".into() },
+            FieldError {
+                field: "a".into(),
+                message: "bad".into(),
+            },
+            FieldError {
+                field: "b".into(),
+                message: "worse".into(),
+            },
         ]);
         assert_eq!(e.status(), 422);
         assert_eq!(e.details.unwrap()["errors"][1]["field"], "b");

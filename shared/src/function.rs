@@ -99,7 +99,13 @@ pub struct Function {
 
 impl std::fmt::Debug for Function {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Function({} {} {})", self.name, self.method.as_str(), self.path)
+        write!(
+            f,
+            "Function({} {} {})",
+            self.name,
+            self.method.as_str(),
+            self.path
+        )
     }
 }
 
@@ -124,9 +130,8 @@ impl Request {
 
     /// Decoded query pairs; 400 when the query string is malformed.
     pub fn query_pairs(&self) -> Result<Vec<(String, String)>, ApiError> {
-        crate::util::parse_query(&self.query).ok_or_else(|| {
-            ApiError::invalid_request("The query string has a malformed %-escape.")
-        })
+        crate::util::parse_query(&self.query)
+            .ok_or_else(|| ApiError::invalid_request("The query string has a malformed %-escape."))
     }
 
     /// The last value of query parameter `name`, if present.
@@ -166,7 +171,9 @@ impl Request {
                     ErrorCode::UnsupportedMediaType,
                     format!(
                         "Content-Type {} is not supported: send the body as {allowed}.",
-                        other.map(|o| format!("{o:?}")).unwrap_or_else(|| "(none)".into())
+                        other
+                            .map(|o| format!("{o:?}"))
+                            .unwrap_or_else(|| "(none)".into())
                     ),
                 ));
             }
@@ -188,7 +195,10 @@ impl Request {
                 .filter(|_| text.contains("field"))
                 .unwrap_or("body")
                 .to_string();
-            ApiError::validation(vec![FieldError { field, message: text }])
+            ApiError::validation(vec![FieldError {
+                field,
+                message: text,
+            }])
         })
     }
 }
@@ -285,8 +295,17 @@ mod tests {
 
     #[test]
     fn json_bodies_are_checked_in_order() {
-        assert_eq!(req("text/html", "{}").json::<Body>().unwrap_err().status(), 415);
-        assert_eq!(req("application/json", "{").json::<Body>().unwrap_err().status(), 400);
+        assert_eq!(
+            req("text/html", "{}").json::<Body>().unwrap_err().status(),
+            415
+        );
+        assert_eq!(
+            req("application/json", "{")
+                .json::<Body>()
+                .unwrap_err()
+                .status(),
+            400
+        );
         let e = req("application/json; charset=utf-8", r#"{"name":"a","x":1}"#)
             .json::<Body>()
             .unwrap_err();
@@ -297,10 +316,16 @@ mod tests {
 
     #[test]
     fn query_values_are_decoded() {
-        let r = Request { query: "a=1&time_range=7d&a=2".into(), ..Request::default() };
+        let r = Request {
+            query: "a=1&time_range=7d&a=2".into(),
+            ..Request::default()
+        };
         assert_eq!(r.query_value("a").unwrap().as_deref(), Some("2"));
         assert_eq!(r.query_value("b").unwrap(), None);
-        let bad = Request { query: "a=%zz".into(), ..Request::default() };
+        let bad = Request {
+            query: "a=%zz".into(),
+            ..Request::default()
+        };
         assert_eq!(bad.query_value("a").unwrap_err().status(), 400);
     }
 }

@@ -88,7 +88,10 @@ impl IdentityCache {
 
     /// `(hits, misses)` since start, for `/metrics`.
     pub fn stats(&self) -> (u64, u64) {
-        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 
     pub async fn resolve(
@@ -109,7 +112,10 @@ impl IdentityCache {
         let key = util::sha256(token.expose().as_bytes());
         let now = Instant::now();
         let (slot, fresh) = {
-            let mut slots = self.slots.lock().expect("identity cache lock is never poisoned");
+            let mut slots = self
+                .slots
+                .lock()
+                .expect("identity cache lock is never poisoned");
             match slots.get(&key) {
                 Some(slot) if slot.usable(now) => (Arc::clone(slot), false),
                 _ => {
@@ -119,7 +125,9 @@ impl IdentityCache {
                             slots.retain(|_, s| s.cell.get().is_none());
                         }
                     }
-                    let slot = Arc::new(Slot { cell: OnceCell::new() });
+                    let slot = Arc::new(Slot {
+                        cell: OnceCell::new(),
+                    });
                     slots.insert(key, Arc::clone(&slot));
                     (slot, true)
                 }
@@ -144,7 +152,10 @@ impl IdentityCache {
         match result {
             Ok((identity, _)) => Ok(Arc::clone(identity)),
             Err(e) => {
-                let mut slots = self.slots.lock().expect("identity cache lock is never poisoned");
+                let mut slots = self
+                    .slots
+                    .lock()
+                    .expect("identity cache lock is never poisoned");
                 if slots.get(&key).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
                     slots.remove(&key);
                 }
@@ -160,15 +171,28 @@ async fn fetch_identity(
     token: &Secret,
 ) -> Result<Identity, ApiError> {
     let response = client
-        .call("scim", Method::Get, SCIM_ME.to_string(), token.clone(), None, Some(Duration::from_secs(10)))
+        .call(
+            "scim",
+            Method::Get,
+            SCIM_ME.to_string(),
+            token.clone(),
+            None,
+            Some(Duration::from_secs(10)),
+        )
         .await
         .map_err(map_identity_error)?;
     let user: ScimUser = serde_json::from_slice(&response.body).map_err(|e| {
-        ApiError::new(ErrorCode::IdentityUnavailable, "The workspace answered SCIM Me with a body brickbox cannot read; try again.")
-            .with_internal(format!("SCIM Me body: {e}"))
+        ApiError::new(
+            ErrorCode::IdentityUnavailable,
+            "The workspace answered SCIM Me with a body brickbox cannot read; try again.",
+        )
+        .with_internal(format!("SCIM Me body: {e}"))
     })?;
     let user_name = user.user_name.filter(|u| !u.is_empty()).ok_or_else(|| {
-        ApiError::new(ErrorCode::IdentityUnavailable, "The workspace answered SCIM Me without a userName; try again.")
+        ApiError::new(
+            ErrorCode::IdentityUnavailable,
+            "The workspace answered SCIM Me without a userName; try again.",
+        )
     })?;
     let groups: Vec<String> = user
         .groups
@@ -204,7 +228,10 @@ pub fn map_identity_error(e: UpstreamError) -> ApiError {
         UpstreamError::Api { status, error_code, message, retry_after } => {
             let lower = message.to_lowercase();
             let expired = lower.contains("expired") || lower.contains("expiring");
-            let about_token = lower.contains("token");
+            // "Provided OAuth token does not have required scopes" mentions a token but is a
+            // scope problem, not a bad token.
+            let about_scope = lower.contains("scope");
+            let about_token = lower.contains("token") && !about_scope;
             match status {
                 401 | 403 if expired && (status == 401 || about_token) => ApiError::new(
                     ErrorCode::AuthExpired,
@@ -254,7 +281,10 @@ mod tests {
 
     fn jwt(exp: u64) -> String {
         let payload = util::base64_encode(format!(r#"{{"exp":{exp},"sub":"a"}}"#).as_bytes());
-        format!("eyJhbGciOiJSUzI1NiJ9.{}.c2ln", payload.trim_end_matches('='))
+        format!(
+            "eyJhbGciOiJSUzI1NiJ9.{}.c2ln",
+            payload.trim_end_matches('=')
+        )
     }
 
     #[test]
@@ -272,12 +302,38 @@ mod tests {
             message: msg.into(),
             retry_after: Some(7),
         };
-        assert_eq!(map_identity_error(api(403, "Invalid access token.")).code, ErrorCode::AuthInvalid);
-        assert_eq!(map_identity_error(api(403, "Token is expired")).code, ErrorCode::AuthExpired);
-        assert_eq!(map_identity_error(api(401, "expired")).code, ErrorCode::AuthExpired);
-        assert_eq!(map_identity_error(api(403, "no scope iam")).code, ErrorCode::InsufficientScope);
+        assert_eq!(
+            map_identity_error(api(403, "Invalid access token.")).code,
+            ErrorCode::AuthInvalid
+        );
+        assert_eq!(
+            map_identity_error(api(403, "Token is expired")).code,
+            ErrorCode::AuthExpired
+        );
+        assert_eq!(
+            map_identity_error(api(401, "expired")).code,
+            ErrorCode::AuthExpired
+        );
+        assert_eq!(
+            map_identity_error(api(403, "no scope iam")).code,
+            ErrorCode::InsufficientScope
+        );
+        assert_eq!(
+            map_identity_error(api(
+                403,
+                "Provided OAuth token does not have required scopes: iam"
+            ))
+            .code,
+            ErrorCode::InsufficientScope
+        );
         let limited = map_identity_error(api(429, "slow down"));
-        assert_eq!((limited.code, limited.retry_after), (ErrorCode::AuthRateLimited, Some(7)));
-        assert_eq!(map_identity_error(api(503, "down")).code, ErrorCode::IdentityUnavailable);
+        assert_eq!(
+            (limited.code, limited.retry_after),
+            (ErrorCode::AuthRateLimited, Some(7))
+        );
+        assert_eq!(
+            map_identity_error(api(503, "down")).code,
+            ErrorCode::IdentityUnavailable
+        );
     }
 }

@@ -57,7 +57,11 @@ impl AppState {
 
     /// Record the outcome of a background database check.
     pub fn set_lakebase_connected(&self, connected: bool) {
-        let v = if connected { LAKEBASE_CONNECTED } else { LAKEBASE_UNAVAILABLE };
+        let v = if connected {
+            LAKEBASE_CONNECTED
+        } else {
+            LAKEBASE_UNAVAILABLE
+        };
         self.lakebase_connected.store(v, Ordering::Release);
     }
 }

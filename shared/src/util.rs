@@ -197,7 +197,11 @@ mod tests {
         assert!(percent_decode("%4", false).is_none());
         assert_eq!(
             parse_query("a=1&b=x%20y&&c").unwrap(),
-            vec![("a".into(), "1".into()), ("b".into(), "x y".into()), ("c".into(), "".into())]
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "x y".into()),
+                ("c".into(), "".into())
+            ]
         );
         assert_eq!(percent_encode("a b/c"), "a%20b%2Fc");
     }

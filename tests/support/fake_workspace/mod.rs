@@ -1,0 +1,247 @@
+//! A fake Databricks workspace: a real HTTP server on loopback that answers with the shapes and
+//! quirks of `reference/databricks-api.md` (numeric `error_code` on 403, `Retry-After` on 429,
+//! `X-Databricks-Org-Id` on SCIM Me, …) and counts calls per route and token.
+//!
+//! Each Databricks surface is a module with its own state and `handle` fn; `route` below is the
+//! one list of which module answers which path. Tests change behaviour through `FakeWorkspace`
+//! methods, which lock the shared state.
+
+pub mod scim;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// The workspace id the fake reports in `X-Databricks-Org-Id`.
+pub const ORG_ID: &str = "900800700600";
+
+pub struct FakeRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// Lowercased names.
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl FakeRequest {
+    /// The bearer token, if any.
+    pub fn bearer(&self) -> Option<&str> {
+        self.headers
+            .get("authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+    }
+
+    pub fn query_value(&self, name: &str) -> Option<String> {
+        self.query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == name).then(|| v.replace('+', " ").replace("%20", " "))
+        })
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+pub struct FakeResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Wait this long before answering (a slow upstream).
+    pub delay: Option<Duration>,
+}
+
+impl FakeResponse {
+    pub fn json(status: u16, body: serde_json::Value) -> FakeResponse {
+        FakeResponse {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.to_string().into_bytes(),
+            delay: None,
+        }
+    }
+
+    /// The platform's error shape: `{"error_code": …, "message": …}`.
+    pub fn error(status: u16, error_code: &str, message: &str) -> FakeResponse {
+        FakeResponse::json(
+            status,
+            serde_json::json!({"error_code": error_code, "message": message}),
+        )
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> FakeResponse {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn delayed(mut self, delay: Duration) -> FakeResponse {
+        self.delay = Some(delay);
+        self
+    }
+}
+
+/// Everything the fake knows; each surface keeps its own part.
+#[derive(Default)]
+pub struct FakeState {
+    /// `(path, bearer token or "-") → calls`.
+    pub calls: HashMap<(String, String), usize>,
+    pub scim: scim::ScimState,
+}
+
+/// Which module answers which path.
+fn route(state: &mut FakeState, req: &FakeRequest) -> FakeResponse {
+    match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/api/2.0/preview/scim/v2/Me") => scim::me(&mut state.scim, req),
+        _ => FakeResponse::error(
+            404,
+            "ENDPOINT_NOT_FOUND",
+            &format!("No API found for '{} {}'", req.method, req.path),
+        ),
+    }
+}
+
+pub struct FakeWorkspace {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<FakeState>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeWorkspace {
+    pub fn start() -> FakeWorkspace {
+        let state = Arc::new(Mutex::new(FakeState {
+            scim: scim::ScimState::with_default_users(),
+            ..FakeState::default()
+        }));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let shared = Arc::clone(&state);
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("fake workspace runtime");
+            rt.block_on(serve(shared, ready_tx, stopped));
+        });
+        let addr = ready_rx.recv().expect("fake workspace started");
+        FakeWorkspace {
+            addr,
+            state,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, for `DATABRICKS_HOST`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, FakeState> {
+        self.state.lock().expect("fake state lock")
+    }
+
+    /// Calls to `path` made with `token`.
+    pub fn calls(&self, path: &str, token: &str) -> usize {
+        let key = (path.to_string(), token.to_string());
+        self.state().calls.get(&key).copied().unwrap_or(0)
+    }
+
+    /// Calls to `path` with any token.
+    pub fn total_calls(&self, path: &str) -> usize {
+        self.state()
+            .calls
+            .iter()
+            .filter(|((p, _), _)| p == path)
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+impl Drop for FakeWorkspace {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn serve(
+    state: Arc<Mutex<FakeState>>,
+    ready: std::sync::mpsc::Sender<SocketAddr>,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("fake workspace binds");
+    ready
+        .send(listener.local_addr().expect("bound address"))
+        .expect("test waits for the address");
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted { Ok(c) => c, Err(_) => continue },
+            _ = &mut stopped => return,
+        };
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let state = Arc::clone(&state);
+                async move {
+                    let (parts, body) = req.into_parts();
+                    let body = body
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes().to_vec())
+                        .unwrap_or_default();
+                    let request = FakeRequest {
+                        method: parts.method.to_string(),
+                        path: parts.uri.path().to_string(),
+                        query: parts.uri.query().unwrap_or("").to_string(),
+                        headers: parts
+                            .headers
+                            .iter()
+                            .map(|(k, v)| {
+                                (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())
+                            })
+                            .collect(),
+                        body,
+                    };
+                    let response = {
+                        let mut state = state.lock().expect("fake state lock");
+                        let key = (
+                            request.path.clone(),
+                            request.bearer().unwrap_or("-").to_string(),
+                        );
+                        *state.calls.entry(key).or_insert(0) += 1;
+                        route(&mut state, &request)
+                    };
+                    if let Some(delay) = response.delay {
+                        tokio::time::sleep(delay).await;
+                    }
+                    let mut builder = hyper::Response::builder().status(response.status);
+                    for (k, v) in &response.headers {
+                        builder = builder.header(k, v);
+                    }
+                    Ok::<_, std::convert::Infallible>(
+                        builder
+                            .body(Full::new(Bytes::from(response.body)))
+                            .expect("fake response"),
+                    )
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
