@@ -1,6 +1,8 @@
 //! brickbox's integration tests: one binary made of modules. Every test starts the real server
 //! (in-process on an ephemeral port, or the real binary) against the fake workspace.
 
+// Support code serves every module; not each module uses every helper.
+#[allow(dead_code)]
 mod support;
 
 mod auth;
