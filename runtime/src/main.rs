@@ -31,6 +31,7 @@ fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             ExitCode::SUCCESS
         }
+        Command::GenClient { check, path } => gen_client(check, &path),
         Command::Serve { host, port } => serve(host, port),
         Command::Invoke(args) => invoke(args),
     }
@@ -106,6 +107,29 @@ fn serve(host: Option<String>, port: Option<u16>) -> ExitCode {
         log::info!("stopped");
         ExitCode::SUCCESS
     })
+}
+
+fn gen_client(check: bool, path: &str) -> ExitCode {
+    match cli::gen_client(check, std::path::Path::new(path)) {
+        Ok(true) if check => {
+            println!("{path} is up to date");
+            ExitCode::SUCCESS
+        }
+        Ok(true) => {
+            println!("wrote {path}");
+            ExitCode::SUCCESS
+        }
+        Ok(false) => {
+            eprintln!(
+                "brickbox: {path} is stale: it does not match the function registry; run `brickbox gen-client {path}` and commit the result"
+            );
+            ExitCode::from(1)
+        }
+        Err(message) => {
+            eprintln!("brickbox: {message}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn invoke(args: cli::InvokeArgs) -> ExitCode {
