@@ -21,9 +21,14 @@ fn main() {
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
                 .await
                 .expect("bind");
-            println!("listening on http://{}", listener.local_addr().expect("addr"));
+            println!(
+                "listening on http://{}",
+                listener.local_addr().expect("addr")
+            );
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 tokio::spawn(async move {
                     let svc = service_fn(|_req| async {
