@@ -7,5 +7,6 @@ mod support;
 
 mod auth;
 mod binary;
+mod client;
 mod http_server;
 mod static_files;

@@ -32,8 +32,16 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::GenClient { check, path } => gen_client(check, &path),
-        Command::Serve { host, port } => serve(host, port),
-        Command::Invoke(args) => invoke(args),
+        Command::Serve { host, port } => {
+            let code = serve(host, port);
+            runtime::logging::flush();
+            code
+        }
+        Command::Invoke(args) => {
+            let code = invoke(args);
+            runtime::logging::flush();
+            code
+        }
     }
 }
 
