@@ -45,7 +45,10 @@ fn gen_client_check_fails_on_a_stale_file_and_writing_fixes_it() {
 
     let (code, stderr) = gen_client(&["--check", file_arg]);
     assert_eq!(code, 1, "a missing file is stale");
-    assert!(stderr.contains("stale") && stderr.contains("gen-client"), "{stderr}");
+    assert!(
+        stderr.contains("stale") && stderr.contains("gen-client"),
+        "{stderr}"
+    );
 
     assert_eq!(gen_client(&[file_arg]).0, 0);
     assert_eq!(gen_client(&["--check", file_arg]).0, 0);

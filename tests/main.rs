@@ -8,5 +8,6 @@ mod support;
 mod auth;
 mod binary;
 mod client;
+mod e2e;
 mod http_server;
 mod static_files;

@@ -131,6 +131,8 @@ async function route() {
       if (state.current === current) current.cleanup = cleanup;
       else cleanup();
     }
+    // The page's first data is on screen (used by the end-to-end tests).
+    container.dataset.ready = "true";
   } catch (error) {
     if (error && error.name === "AbortError") return;
     console.error(error);

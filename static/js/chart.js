@@ -11,7 +11,7 @@
 import { h, svg, uid } from "./ui.js";
 
 const HEIGHT = 260;
-const MARGIN = { top: 12, right: 56, bottom: 34, left: 60 };
+const MARGIN = { top: 26, right: 56, bottom: 34, left: 60 };
 
 /**
  * @param {object} o
@@ -79,14 +79,14 @@ export function lineChart(o) {
     g.overlay.replaceChildren(guide, ...dots);
     tooltip.replaceChildren(
       h("div", { class: "t-time" }, formatTime(p.timestamp, o.interval, true)),
-      o.series.map((s) => h("div", {}, `${s.label}: ${isNum(p[s.key]) ? s.format(p[s.key]) : "no data"}`)),
+      ...o.series.map((s) => h("div", {}, `${s.label}: ${isNum(p[s.key]) ? s.format(p[s.key]) : "no data"}`)),
     );
     tooltip.hidden = false;
     // Geometry through CSSOM (allowed by the CSP, unlike style attributes).
     const scale = root.clientWidth / width || 1;
     const left = x * scale + 12;
     const flip = left + tooltip.offsetWidth > root.clientWidth;
-    tooltip.style.left = `${flip ? x * scale - tooltip.offsetWidth - 12 : left}px`;
+    tooltip.style.left = `${Math.max(0, flip ? x * scale - tooltip.offsetWidth - 12 : left)}px`;
     tooltip.style.top = `${legend.offsetHeight + MARGIN.top}px`;
   }
 
@@ -178,9 +178,9 @@ function drawAxes(plot, o, g) {
       const v = (g.max.right.max / ticks) * i;
       plot.append(svg("text", { class: "axis-text", x: x1 + 6, y: g.yFor("right")(v) + 4, "text-anchor": "start", text: o.right.format(v) }));
     }
-    plot.append(svg("text", { class: "axis-title", x: x1 + 6, y: MARGIN.top - 2, "text-anchor": "start", text: o.right.title }));
+    plot.append(svg("text", { class: "axis-title", x: x1 + 6, y: MARGIN.top - 14, "text-anchor": "start", text: o.right.title }));
   }
-  plot.append(svg("text", { class: "axis-title", x: x0 - 6, y: MARGIN.top - 2, "text-anchor": "end", text: o.left.title }));
+  plot.append(svg("text", { class: "axis-title", x: x0 - 6, y: MARGIN.top - 14, "text-anchor": "end", text: o.left.title }));
   // X labels: as many as fit, ~90 px apart.
   const n = o.points.length;
   const slots = Math.max(1, Math.floor(g.innerW / 90));

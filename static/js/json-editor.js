@@ -37,6 +37,7 @@ export function jsonEditor({ label, value, check, onChange, rows = 12, trackId }
   );
 
   let state = { ok: false, value: undefined, error: "empty" };
+  let started = false; // no onChange for the initial value: the caller is still being built
 
   function validate() {
     const text = textarea.value;
@@ -54,7 +55,7 @@ export function jsonEditor({ label, value, check, onChange, rows = 12, trackId }
     textarea.setAttribute("aria-invalid", String(!state.ok));
     hint.textContent = state.ok ? "Valid JSON." : state.error;
     hint.className = `hint ${state.ok ? "ok" : "error"}`;
-    if (onChange) onChange(state);
+    if (onChange && started) onChange(state);
     return state;
   }
 
@@ -73,6 +74,7 @@ export function jsonEditor({ label, value, check, onChange, rows = 12, trackId }
   }
 
   setValue(value);
+  started = true;
   return {
     root,
     textarea,
@@ -81,8 +83,8 @@ export function jsonEditor({ label, value, check, onChange, rows = 12, trackId }
       textarea.value = text;
       return validate();
     },
-    /** {ok, value, error} for the current text. */
-    read: validate,
+    /** {ok, value, error} for the current text (kept up to date on every edit). */
+    read: () => state,
     set disabled(d) {
       textarea.disabled = d;
       format.disabled = d;

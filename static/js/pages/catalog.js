@@ -180,7 +180,7 @@ export async function render(root, { signal, tracker }) {
 }
 
 function cellElement(cell, numeric) {
-  if (cell === null || cell === undefined) return h("td", {}, h("span", { class: "null" }, "NULL"));
+  if (cell === null || cell === undefined) return h("td", { class: numeric ? "num" : null }, h("span", { class: "null" }, "NULL"));
   if (typeof cell === "object") return h("td", { class: "wrap mono" }, JSON.stringify(cell));
   return h("td", { class: numeric || typeof cell === "number" ? "num" : null }, String(cell));
 }

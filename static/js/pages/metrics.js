@@ -72,7 +72,7 @@ export async function render(root, { user, signal, tracker }) {
   );
   const updated = h("span", { class: "muted small", "aria-live": "polite" });
   root.append(pageHeader("Application metrics", "Requests, latency and usage of this app.", updated, rangeGroup, refresh));
-  const body = h("div", { "data-testid": "metrics-body" });
+  const body = h("div", { class: "stack", "data-testid": "metrics-body" });
   root.append(body);
 
   refresh.addEventListener("click", () => {

@@ -100,8 +100,10 @@ export async function render(root, { signal, tracker }) {
         h("dt", {}, "Model"),
         h("dd", {}, e.model_name ? `${e.model_name}${e.model_version ? ` v${e.model_version}` : ""}` : "–"),
       ),
-      e.state === "READY" ? null : h("div", { class: "alert alert-warning" }, h("div", { class: "alert-text" }, "This endpoint is not ready; it can be invoked once its state is READY.")),
     );
+    if (e.state !== "READY") {
+      details.append(h("div", { class: "alert alert-warning" }, h("div", { class: "alert-text" }, "This endpoint is not ready; it can be invoked once its state is READY.")));
+    }
   }
 
   async function detectSchema(e) {
@@ -170,7 +172,7 @@ export async function render(root, { signal, tracker }) {
           { class: "alert alert-success", role: "status" },
           h("div", { class: "alert-text" }, `Completed in ${formatNumber(r.execution_time_ms)} ms (${formatNumber(roundTrip)} ms round trip).`, h("span", { class: "meta" }, `Request ${r.request_id}`)),
         ),
-        answer ? h("div", {}, h("h3", {}, "Answer"), h("div", { class: "answer", "data-testid": "model-answer" }, answer)) : null,
+        h("div", { hidden: answer === null }, h("h3", {}, "Answer"), h("div", { class: "answer", "data-testid": "model-answer" }, answer || "")),
         h("h3", {}, "Predictions"),
         h("pre", { "data-testid": "predictions" }, pretty(r.predictions)),
       );

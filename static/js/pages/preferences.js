@@ -41,7 +41,7 @@ export async function render(root, { signal, tracker, preferenceChanged }) {
     "form",
     { class: "card", "aria-labelledby": "pref-form-heading", novalidate: true },
     h("h2", { id: "pref-form-heading" }, "Create or update"),
-    h("div", { class: "fields" }, h("div", { class: "field" }, h("label", { for: keyId }, "Key"), key, suggestions, keyHint)),
+    h("div", { class: "fields" }, h("div", { class: "field key-field" }, h("label", { for: keyId }, "Key"), key, suggestions, keyHint)),
     editor.root,
     h("p", { class: "hint" }, "At most 100 KiB."),
     h("div", { class: "fields" }, h("div", { class: "field narrow" }, save)),
