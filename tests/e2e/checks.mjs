@@ -182,7 +182,7 @@ export const CHECKS = {
       try {
         await ready(page, "models");
         await page.click(`button[data-endpoint="${args.endpoint}"]`);
-        await page.waitForFunction(() => /Input format detected/.test(document.querySelector(".json-editor + .hint")?.textContent || ""));
+        await page.waitForFunction(() => /Input format detected/.test(document.querySelector("[data-testid=detection]")?.textContent || ""));
         const input = JSON.parse(await page.getByLabel("Input (JSON)").inputValue());
         assert(input && typeof input === "object", "the editor does not hold a JSON object");
         await page.getByLabel("Timeout (s)").fill("20");

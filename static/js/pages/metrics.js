@@ -240,7 +240,7 @@ export async function render(root, { user, signal, tracker }) {
     card.append(
       h(
         "div",
-        { class: "table-wrap" },
+        { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Requests per endpoint" },
         h("table", { class: "data" }, h("caption", { class: "visually-hidden" }, "Requests per endpoint; the column buttons sort the table"), h("thead", {}, h("tr", {}, headers)), tbody),
       ),
       h("p", { class: "muted small" }, `${endpoints.length} endpoint${endpoints.length === 1 ? "" : "s"}.`),

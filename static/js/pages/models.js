@@ -40,7 +40,7 @@ export async function render(root, { signal, tracker }) {
 
   // ---- invoke panel -------------------------------------------------------------------------
   const details = h("div");
-  const detection = h("p", { class: "hint", "aria-live": "polite" });
+  const detection = h("p", { class: "hint", "aria-live": "polite", "data-testid": "detection" });
   const timeoutId = uid("timeout");
   const timeoutHint = h("p", { class: "hint", id: `${timeoutId}-hint` }, "1 to 300 seconds.");
   const timeout = h("input", { id: timeoutId, type: "number", min: 1, max: 300, step: 1, value: 30, inputmode: "numeric", "aria-describedby": `${timeoutId}-hint` });
@@ -313,7 +313,7 @@ export async function render(root, { signal, tracker }) {
       {},
       h(
         "div",
-        { class: "table-wrap" },
+        { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Your model invocations" },
         h(
           "table",
           { class: "data" },
