@@ -10,6 +10,7 @@
 //! * `static_files` — the web UI from `static/`.
 //! * `cli`          — `routes`, `openapi`, `invoke`.
 //! * `logging`      — env_logger setup, text or JSON.
+//! * `startup`      — the startup line: what `serve` detected (never a secret).
 
 pub mod call;
 pub mod cli;
@@ -18,4 +19,5 @@ pub mod logging;
 pub mod respond;
 pub mod router;
 pub mod server;
+pub mod startup;
 pub mod static_files;
