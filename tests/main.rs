@@ -7,5 +7,6 @@ mod support;
 
 mod auth;
 mod binary;
+mod deploy;
 mod http_server;
 mod static_files;
