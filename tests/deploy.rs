@@ -602,3 +602,74 @@ fn startup_line_reports_what_was_detected_and_never_a_secret() {
         "{printed}"
     );
 }
+
+#[test]
+fn smoke_check_calls_the_app_with_the_cli_token() {
+    let fake = FakeWorkspace::start();
+    let host = fake.url();
+    // Stands in for the Apps proxy: a loopback request without a forwarded token acts as the
+    // DATABRICKS_TOKEN user (local development mode).
+    let mut server = BinaryServer::start(&[
+        ("DATABRICKS_HOST", &host),
+        ("DATABRICKS_TOKEN", scim::ALICE),
+        ("LOG_FORMAT", "text"),
+    ]);
+    // A stand-in `databricks` CLI that records its arguments.
+    let bin = TempDir::new();
+    let calls = bin.path().join("calls");
+    let cli = bin.path().join("databricks");
+    std::fs::write(
+        &cli,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\ncase \"$1 $2\" in\n  'auth token') echo '{{\"access_token\": \"cli-token-SHOULD-NOT-APPEAR\", \"token_type\": \"Bearer\"}}' ;;\n  'apps get') echo '{{\"name\": \"brickbox\", \"url\": \"http://{}/\"}}' ;;\n  *) echo \"unexpected: $*\" >&2; exit 3 ;;\nesac\n",
+            calls.display(),
+            server.addr
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&cli, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let out = Command::new("bash")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scripts/smoke-check"
+        ))
+        .args(["--app", "brickbox", "--profile", "dev"])
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.path().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .stdin(Stdio::null())
+        .output()
+        .expect("smoke-check runs");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // No Lakebase here, so /health is not what a deployed app must show: one failure, exit 1.
+    assert_eq!(out.status.code(), Some(1), "{printed}");
+    assert!(
+        printed.contains("FAIL /health: unexpected body")
+            && printed.contains("ok   /ready")
+            && printed.contains("ok   /api/user/me")
+            && printed.contains("alice@example.com")
+            && printed.contains("1 check(s) failed"),
+        "{printed}"
+    );
+    assert!(
+        !printed.contains("cli-token-SHOULD-NOT-APPEAR"),
+        "{printed}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&calls).unwrap(),
+        "apps get brickbox --profile dev --output json\nauth token --profile dev\n"
+    );
+    server.sigterm();
+    server.wait_exit(Duration::from_secs(10)).expect("exits");
+    assert!(!server.output().contains("cli-token-SHOULD-NOT-APPEAR"));
+}
