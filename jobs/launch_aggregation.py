@@ -266,10 +266,17 @@ def pump(source, sink):
 
 
 def run(executable, args, env):
-    process = subprocess.Popen(
-        [executable] + args, env=env, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
+    try:
+        process = subprocess.Popen(
+            [executable] + args, env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+    except OSError as e:
+        raise LauncherError(
+            f"cannot execute {executable}: {e.strerror}; if the temporary directory is mounted "
+            "noexec, point TMPDIR at one that is not",
+            2,
+        )
 
     def forward(signum, _frame):
         if process.poll() is None:
