@@ -170,16 +170,16 @@ fn bodies_over_one_mib_are_refused_without_reading_them() {
     );
     assert_eq!((ok.status, ok.text().as_str()), (200, "1048576"));
 
-    let big = send(
-        "POST",
-        &server.url("/api/echo"),
-        &[],
-        Some(&vec![b'x'; 1024 * 1024 + 1]),
+    // One byte over: 413 (the server may answer before the client has sent it all).
+    let mut over = b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1048577\r\nConnection: close\r\n\r\n".to_vec();
+    over.extend(std::iter::repeat_n(b'x', 1024 * 1024 + 1));
+    let answer = raw(server.addr, &over);
+    assert!(
+        answer.starts_with("HTTP/1.1 413"),
+        "{}",
+        &answer[..answer.len().min(200)]
     );
-    assert_eq!(
-        (big.status, big.code().as_str()),
-        (413, "PAYLOAD_TOO_LARGE")
-    );
+    assert!(answer.contains("PAYLOAD_TOO_LARGE"));
 
     // A declared 10 GiB body is refused at once: the server answers without waiting for it.
     let answer = raw(

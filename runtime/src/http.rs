@@ -213,7 +213,7 @@ pub fn correlation_id(headers: &HeaderMap) -> String {
         .find(|v| valid(v))
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-        .unwrap_or_else(util::uuid_v4)
+        .unwrap_or_else(util::fast_uuid_v4)
 }
 
 /// Add the headers every response carries, and the HTML ones (SPEC §5.1).

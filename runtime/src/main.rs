@@ -31,8 +31,16 @@ fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             ExitCode::SUCCESS
         }
-        Command::Serve { host, port } => serve(host, port),
-        Command::Invoke(args) => invoke(args),
+        Command::Serve { host, port } => {
+            let code = serve(host, port);
+            runtime::logging::flush();
+            code
+        }
+        Command::Invoke(args) => {
+            let code = invoke(args);
+            runtime::logging::flush();
+            code
+        }
     }
 }
 
