@@ -8,4 +8,6 @@ mod support;
 mod auth;
 mod binary;
 mod http_server;
+mod model_serving;
 mod static_files;
+mod unity_catalog;

@@ -18,6 +18,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use time::OffsetDateTime;
 
+/// The statements behind the Model Serving records (headers list parameters and columns).
+pub const INFERENCE_LOG_INSERT_SQL: &str = include_str!("../../sql/inference_logs_insert.sql");
+pub const INFERENCE_LOG_LIST_SQL: &str = include_str!("../../sql/inference_logs_list.sql");
+pub const INFERENCE_LOG_COUNT_SQL: &str = include_str!("../../sql/inference_logs_count.sql");
+pub const SCHEMA_DETECTION_INSERT_SQL: &str = include_str!("../../sql/schema_detection_insert.sql");
+
 /// SPEC §6.2: inputs and predictions are stored cut at 64 KiB.
 pub const MAX_LOGGED_JSON: usize = 64 * 1024;
 

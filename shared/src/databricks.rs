@@ -336,7 +336,7 @@ pub fn map_upstream_error(e: &UpstreamError, what: &str) -> ApiError {
                     ErrorCode::RateLimited,
                     format!("{what} is rate limiting requests; retry after the given delay."),
                 )
-                .with_retry_after(retry_after.unwrap_or(1))
+                .with_retry_after(retry_after.unwrap_or(1).max(1))
                 .with_internal(internal),
                 500..=599 => ApiError::new(
                     ErrorCode::ServiceUnavailable,

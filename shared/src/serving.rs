@@ -368,7 +368,7 @@ pub fn map_invoke_failure(failure: &Failure, timeout: Duration) -> ApiError {
                     ErrorCode::RateLimited,
                     format!("The endpoint is rate limiting requests ({attempts} attempt(s)); retry after the given delay."),
                 )
-                .with_retry_after(retry_after.unwrap_or(1))
+                .with_retry_after(retry_after.unwrap_or(1).max(1))
                 .with_internal(internal),
                 503 | 504 => ApiError::new(
                     ErrorCode::ModelUnavailable,

@@ -293,12 +293,14 @@ pub async fn execute(
         match response.status.state.as_deref() {
             Some("SUCCEEDED") => break,
             Some("FAILED") => return Err(map_failed_statement(response.status.error)),
-            Some(state @ ("CANCELED" | "CLOSED")) => return Err(ApiError::new(
-                ErrorCode::UpstreamError,
-                format!(
+            Some(state @ ("CANCELED" | "CLOSED")) => {
+                return Err(ApiError::new(
+                    ErrorCode::UpstreamError,
+                    format!(
                     "The statement ended {state} before it produced a result; run the query again."
                 ),
-            )),
+                ))
+            }
             _ => {}
         }
         let pause = POLL_BACKOFF[polls.min(POLL_BACKOFF.len() - 1)];
