@@ -413,6 +413,31 @@ fn an_endpoint_that_always_rate_limits_is_429_after_three_attempts() {
 }
 
 #[test]
+fn an_endpoint_unavailable_on_every_attempt_is_503_model_unavailable() {
+    use crate::support::fake_workspace::FakeResponse;
+    let (fake, server) = setup();
+    let path = "/serving-endpoints/chat-fm/invocations";
+    for _ in 0..3 {
+        fake.inject(
+            path,
+            FakeResponse::error(503, "TEMPORARILY_UNAVAILABLE", "Endpoint is scaling")
+                .header("Retry-After", "0"),
+        );
+    }
+    let r = invoke(
+        &server,
+        json!({"endpoint_name": "chat-fm", "inputs": {"messages": []}}),
+    );
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (503, "MODEL_UNAVAILABLE"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(fake.total_calls(path), 3);
+}
+
+#[test]
 fn a_slow_endpoint_is_504_within_the_timeout() {
     let (fake, server) = setup();
     let started = Instant::now();

@@ -431,3 +431,88 @@ fn a_statement_past_its_deadline_is_cancelled_and_answered_504() {
     let cancelled: Vec<bool> = state.sql.statements.values().map(|s| s.cancelled).collect();
     assert_eq!(cancelled, [true]);
 }
+
+#[test]
+fn a_rate_limited_listing_waits_for_retry_after_then_completes() {
+    use crate::support::fake_workspace::FakeResponse;
+    let (fake, server) = setup();
+    fake.inject(
+        CATALOGS,
+        FakeResponse::error(429, "REQUEST_LIMIT_EXCEEDED", "Too many requests")
+            .header("Retry-After", "1"),
+    );
+    let started = Instant::now();
+    let r = get_as(&server.url("/api/unity-catalog/catalogs"), scim::ALICE);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json().as_array().unwrap().len(), 7);
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(1) && elapsed < Duration::from_secs(3),
+        "{elapsed:?}"
+    );
+    assert_eq!(fake.calls(CATALOGS, scim::ALICE), 6);
+}
+
+#[test]
+fn upstream_failures_map_without_leaking_bodies() {
+    use crate::support::fake_workspace::FakeResponse;
+    let (fake, server) = setup();
+    // A 500 is not retried and answers 503; its HTML body never reaches the client.
+    fake.inject(
+        CATALOGS,
+        FakeResponse {
+            status: 500,
+            headers: vec![("content-type".into(), "text/html".into())],
+            body: b"<html><pre>java.lang.NullPointerException at com.databricks.secret.Internal</pre></html>".to_vec(),
+            delay: None,
+        },
+    );
+    let r = get_as(&server.url("/api/unity-catalog/catalogs"), scim::ALICE);
+    assert_eq!((r.status, r.code().as_str()), (503, "SERVICE_UNAVAILABLE"));
+    assert!(!r.text().contains("NullPointer"));
+    assert_eq!(fake.calls(CATALOGS, scim::ALICE), 1);
+
+    // The platform rejecting the token itself on a data surface is 401, as for identity.
+    fake.inject(
+        "/api/2.1/unity-catalog/schemas",
+        FakeResponse::json(
+            403,
+            json!({"error_code": 403, "message": "Invalid access token."}),
+        ),
+    );
+    let r = get_as(
+        &server.url("/api/unity-catalog/schemas?catalog=main"),
+        scim::ALICE,
+    );
+    assert_eq!((r.status, r.code().as_str()), (401, "AUTH_INVALID"));
+    assert!(!r.text().contains(scim::ALICE));
+
+    // A 403 on statement submission (no CAN USE on the warehouse) is PERMISSION_DENIED, and a
+    // submission is never retried on anything but 429.
+    fake.inject(
+        STATEMENTS,
+        FakeResponse::error(
+            403,
+            "PERMISSION_DENIED",
+            "You do not have permission to use the SQL warehouse.",
+        ),
+    );
+    let r = post_json(
+        &server.url("/api/unity-catalog/query"),
+        scim::ALICE,
+        &json!({"catalog": "main", "schema": "sales", "table": "orders"}),
+    );
+    assert_eq!((r.status, r.code().as_str()), (403, "PERMISSION_DENIED"));
+    fake.inject(
+        STATEMENTS,
+        FakeResponse::error(503, "TEMPORARILY_UNAVAILABLE", "busy"),
+    );
+    let before = fake.total_calls(STATEMENTS);
+    let r = post_json(
+        &server.url("/api/unity-catalog/query"),
+        scim::ALICE,
+        &json!({"catalog": "main", "schema": "sales", "table": "orders"}),
+    );
+    assert_eq!((r.status, r.code().as_str()), (503, "SERVICE_UNAVAILABLE"));
+    assert_eq!(fake.total_calls(STATEMENTS), before + 1);
+}

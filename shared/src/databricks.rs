@@ -342,7 +342,7 @@ pub fn map_upstream_error(e: &UpstreamError, what: &str) -> ApiError {
                     ErrorCode::ServiceUnavailable,
                     format!("{what} is unavailable (HTTP {status}); try again shortly."),
                 )
-                .with_retry_after(retry_after.unwrap_or(5))
+                .with_retry_after(retry_after.unwrap_or(5).max(1))
                 .with_internal(internal),
                 _ => ApiError::new(
                     ErrorCode::UpstreamError,

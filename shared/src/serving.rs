@@ -374,7 +374,7 @@ pub fn map_invoke_failure(failure: &Failure, timeout: Duration) -> ApiError {
                     ErrorCode::ModelUnavailable,
                     format!("The model is unavailable (HTTP {status}, {attempts} attempt(s)); try again shortly."),
                 )
-                .with_retry_after(retry_after.unwrap_or(5))
+                .with_retry_after(retry_after.unwrap_or(5).max(1))
                 .with_internal(internal),
                 401 | 403 => map_upstream_error(error, "the serving endpoint"),
                 _ => ApiError::new(

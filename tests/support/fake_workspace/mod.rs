@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -98,10 +98,19 @@ pub struct FakeState {
     pub uc: unity_catalog::UcState,
     pub sql: sql::SqlState,
     pub serving: serving::ServingState,
+    /// One-shot answers per path, used before any surface answers (error injection).
+    pub injected: HashMap<String, VecDeque<FakeResponse>>,
 }
 
 /// Which module answers which path.
 fn route(state: &mut FakeState, req: &FakeRequest) -> FakeResponse {
+    if let Some(next) = state
+        .injected
+        .get_mut(&req.path)
+        .and_then(VecDeque::pop_front)
+    {
+        return next;
+    }
     if req.path == "/api/2.0/preview/scim/v2/Me" && req.method == "GET" {
         return scim::me(&mut state.scim, req);
     }
@@ -171,6 +180,15 @@ impl FakeWorkspace {
 
     pub fn state(&self) -> MutexGuard<'_, FakeState> {
         self.state.lock().expect("fake state lock")
+    }
+
+    /// Answer the next call to `path` with `response` (queued after earlier injections).
+    pub fn inject(&self, path: &str, response: FakeResponse) {
+        self.state()
+            .injected
+            .entry(path.to_string())
+            .or_default()
+            .push_back(response);
     }
 
     /// Calls to `path` made with `token`.
