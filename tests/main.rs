@@ -6,6 +6,7 @@
 mod support;
 
 mod auth;
+mod bench_databricks;
 mod binary;
 mod http_server;
 mod model_serving;
