@@ -6,7 +6,10 @@
 mod support;
 
 mod auth;
+mod bench_databricks;
 mod binary;
 mod deploy;
 mod http_server;
+mod model_serving;
 mod static_files;
+mod unity_catalog;
