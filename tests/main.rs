@@ -6,8 +6,12 @@
 mod support;
 
 mod auth;
+mod bench_databricks;
 mod binary;
 mod client;
+mod deploy;
 mod e2e;
 mod http_server;
+mod model_serving;
 mod static_files;
+mod unity_catalog;

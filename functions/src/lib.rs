@@ -6,11 +6,23 @@
 
 use shared::Function;
 
+pub mod common;
 pub mod health;
+pub mod model_endpoint_get;
+pub mod model_endpoint_schema;
+pub mod model_endpoints_list;
+pub mod model_invoke;
+pub mod model_logs;
 pub mod openapi;
 pub mod openapi_json;
 pub mod ping;
 pub mod ready;
+pub mod uc_catalogs;
+pub mod uc_query;
+pub mod uc_query_get;
+pub mod uc_schemas;
+pub mod uc_table_names;
+pub mod uc_tables;
 pub mod user_me;
 pub mod user_workspace;
 
@@ -22,6 +34,17 @@ pub const ALL: &[Function] = &[
     openapi_json::FUNCTION,
     user_me::FUNCTION,
     user_workspace::FUNCTION,
+    uc_catalogs::FUNCTION,
+    uc_schemas::FUNCTION,
+    uc_table_names::FUNCTION,
+    uc_tables::FUNCTION,
+    uc_query::FUNCTION,
+    uc_query_get::FUNCTION,
+    model_endpoints_list::FUNCTION,
+    model_endpoint_get::FUNCTION,
+    model_endpoint_schema::FUNCTION,
+    model_invoke::FUNCTION,
+    model_logs::FUNCTION,
 ];
 
 /// Look a function up by its unique name (`brickbox invoke NAME`).

@@ -99,13 +99,8 @@ fn serve(host: Option<String>, port: Option<u16>) -> ExitCode {
         let local = listener.local_addr().unwrap_or(addr);
         let cfg = &app.config;
         log::info!(
-            "brickbox {} listening on http://{local} ({}; static: {}; workspace: {}; lakebase: {}; admin groups: {})",
-            shared::VERSION,
-            if cfg.in_apps { "Databricks Apps" } else { "local" },
-            service.static_files.root().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into()),
-            cfg.databricks_host.as_deref().unwrap_or("not set"),
-            app.lakebase_status().replace('_', " "),
-            cfg.admin_groups.join(","),
+            "{}",
+            runtime::startup::summary(cfg, local, service.static_files.root())
         );
         if cfg.local_dev_token().is_some() {
             log::warn!("local development token is ON: loopback requests without X-Forwarded-Access-Token act as the DATABRICKS_TOKEN user");

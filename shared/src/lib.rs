@@ -8,7 +8,12 @@
 //!   is a plain async fn over these types, callable without a server.
 //! * `state`      — `AppState`, the process-wide state every `Ctx` points to.
 //! * `identity`   — OBO identity: SCIM Me through the identity cache, the admin decision.
-//! * `databricks` — the blocking ureq client for the workspace REST API, run off the async workers.
+//! * `databricks` — the blocking ureq client for the workspace REST API, run off the async workers,
+//!   and the upstream-failure mapping the data surfaces share.
+//! * `retry`      — retry policy and the one overall deadline across attempts (SPEC §6.2).
+//! * `unity_catalog` — paginated catalog / schema / table listings, identifier validation.
+//! * `statements` — SQL statement execution: warehouse choice, polling, chunks, typed cells.
+//! * `serving`    — Model Serving: endpoint state and type, schema detection, invocation.
 //! * `secret`     — `Secret`, a string that never prints.
 //! * `util`       — UUIDs, hashing, base64, RFC 3339 times, percent-decoding.
 //!
@@ -19,8 +24,12 @@ pub mod databricks;
 pub mod error;
 pub mod function;
 pub mod identity;
+pub mod retry;
 pub mod secret;
+pub mod serving;
 pub mod state;
+pub mod statements;
+pub mod unity_catalog;
 pub mod util;
 
 pub use error::{ApiError, ErrorCode};
