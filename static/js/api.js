@@ -87,6 +87,17 @@ export const ROUTES = Object.freeze({
   openapiJson: { name: "openapi_json", method: "GET", path: "/openapi.json", auth: "public" },
   userMe: { name: "user_me", method: "GET", path: "/api/user/me", auth: "user" },
   userWorkspace: { name: "user_workspace", method: "GET", path: "/api/user/me/workspace", auth: "user" },
+  ucCatalogs: { name: "uc_catalogs", method: "GET", path: "/api/unity-catalog/catalogs", auth: "user" },
+  ucSchemas: { name: "uc_schemas", method: "GET", path: "/api/unity-catalog/schemas", auth: "user" },
+  ucTableNames: { name: "uc_table_names", method: "GET", path: "/api/unity-catalog/table-names", auth: "user" },
+  ucTables: { name: "uc_tables", method: "GET", path: "/api/unity-catalog/tables", auth: "user" },
+  ucQuery: { name: "uc_query", method: "POST", path: "/api/unity-catalog/query", auth: "user" },
+  ucQueryGet: { name: "uc_query_get", method: "GET", path: "/api/unity-catalog/query", auth: "user" },
+  modelEndpointsList: { name: "model_endpoints_list", method: "GET", path: "/api/model-serving/endpoints", auth: "user" },
+  modelEndpointGet: { name: "model_endpoint_get", method: "GET", path: "/api/model-serving/endpoints/{name}", auth: "user" },
+  modelEndpointSchema: { name: "model_endpoint_schema", method: "GET", path: "/api/model-serving/endpoints/{name}/schema", auth: "user" },
+  modelInvoke: { name: "model_invoke", method: "POST", path: "/api/model-serving/invoke", auth: "user" },
+  modelLogs: { name: "model_logs", method: "GET", path: "/api/model-serving/logs", auth: "user" },
 });
 
 /**
@@ -135,4 +146,101 @@ export function userMe(init) {
  */
 export function userWorkspace(init) {
   return call("GET", "/api/user/me/workspace", undefined, undefined, init);
+}
+
+/**
+ * GET /api/unity-catalog/catalogs (user): Names of the Unity Catalog catalogs the caller can see, sorted
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function ucCatalogs(init) {
+  return call("GET", "/api/unity-catalog/catalogs", undefined, undefined, init);
+}
+
+/**
+ * GET /api/unity-catalog/schemas (user): Names of the schemas of a catalog, sorted; 404 CATALOG_NOT_FOUND
+ * @param {object} [query] catalog (required)
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function ucSchemas(query, init) {
+  return call("GET", "/api/unity-catalog/schemas", undefined, query, init);
+}
+
+/**
+ * GET /api/unity-catalog/table-names (user): Names of the tables of a schema, sorted; 404 SCHEMA_NOT_FOUND
+ * @param {object} [query] catalog (required), schema (required)
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function ucTableNames(query, init) {
+  return call("GET", "/api/unity-catalog/table-names", undefined, query, init);
+}
+
+/**
+ * GET /api/unity-catalog/tables (user): The tables of a schema with type, owner, comment and columns, sorted by name
+ * @param {object} [query] catalog (required), schema (required)
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function ucTables(query, init) {
+  return call("GET", "/api/unity-catalog/tables", undefined, query, init);
+}
+
+/**
+ * POST /api/unity-catalog/query (user): Query one page of a Unity Catalog table (typed cells, optional total count)
+ * @param {object} body the JSON request body
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function ucQuery(body, init) {
+  return call("POST", "/api/unity-catalog/query", body, undefined, init);
+}
+
+/**
+ * GET /api/unity-catalog/query (user): Query one page of a Unity Catalog table, parameters in the query string
+ * @param {object} [query] catalog (required), schema (required), table (required), limit, offset, include_total
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function ucQueryGet(query, init) {
+  return call("GET", "/api/unity-catalog/query", undefined, query, init);
+}
+
+/**
+ * GET /api/model-serving/endpoints (user): Serving endpoints with state, type, task and model, sorted by name
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function modelEndpointsList(init) {
+  return call("GET", "/api/model-serving/endpoints", undefined, undefined, init);
+}
+
+/**
+ * GET /api/model-serving/endpoints/{name} (user): One serving endpoint with served entities and permission level; 404 ENDPOINT_NOT_FOUND
+ * @param {string} name path parameter `name`
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function modelEndpointGet(name, init) {
+  return call("GET", "/api/model-serving/endpoints/" + segment(name), undefined, undefined, init);
+}
+
+/**
+ * GET /api/model-serving/endpoints/{name}/schema (user): Detect an endpoint's input format and build an example request
+ * @param {string} name path parameter `name`
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function modelEndpointSchema(name, init) {
+  return call("GET", "/api/model-serving/endpoints/" + segment(name) + "/schema", undefined, undefined, init);
+}
+
+/**
+ * POST /api/model-serving/invoke (user): Invoke a serving endpoint with retries inside one deadline
+ * @param {object} body the JSON request body
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function modelInvoke(body, init) {
+  return call("POST", "/api/model-serving/invoke", body, undefined, init);
+}
+
+/**
+ * GET /api/model-serving/logs (user): The caller's model inference logs, newest first
+ * @param {object} [query] limit, offset
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function modelLogs(query, init) {
+  return call("GET", "/api/model-serving/logs", undefined, query, init);
 }
