@@ -9,7 +9,7 @@
 //! never skipped.
 
 use crate::support::fake_workspace::{scim, FakeWorkspace};
-use crate::support::TestServer;
+use crate::support::{get, TestServer};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -132,4 +132,60 @@ fn the_usage_tracker_batches_retries_and_beacons() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// No token, secret or workspace URL is in any static file, on disk or as served by a server that
+/// has both a development token and a workspace configured.
+#[test]
+fn static_files_hold_no_token_secret_or_workspace_url() {
+    let root = repo_root().join("static");
+    let fake = FakeWorkspace::start();
+    let server = server(&fake, scim::ALICE, &[]);
+    let host = fake.url();
+    let mut files = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("static/ is readable") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 10, "static/ has only {} files", files.len());
+    for path in files {
+        let relative = path.strip_prefix(&root).expect("under static/");
+        let url_path = format!("/{}", relative.to_string_lossy());
+        let served = get(&server.url(&url_path), &[]);
+        assert_eq!(served.status, 200, "{url_path}");
+        let text = served.text();
+        assert_eq!(
+            text.as_bytes(),
+            std::fs::read(&path).expect("readable").as_slice()
+        );
+        for needle in [
+            scim::ALICE,
+            host.as_str(),
+            "Bearer ",
+            "dapi",
+            "eyJ",
+            "databricks.com",
+            "azuredatabricks.net",
+            "client_secret",
+        ] {
+            assert!(!text.contains(needle), "{url_path} contains {needle:?}");
+        }
+        for (i, _) in text.match_indices("://") {
+            let url = &text[text[..i]
+                .rfind(|c: char| !c.is_ascii_alphanumeric())
+                .map_or(0, |s| s + 1)..];
+            assert!(
+                url.starts_with("http://www.w3.org/"),
+                "{url_path} contains an absolute URL: {}",
+                &url[..url.len().min(60)]
+            );
+        }
+    }
 }
