@@ -206,10 +206,11 @@ function drawLine(plot, points, s, g) {
     pen = true;
   });
   if (d) plot.append(svg("path", { class: `line ${s.cls}${s.dashed ? " dashed" : ""}`, d }));
-  // A lone point between gaps would be invisible as a path: mark every point when sparse.
-  if (points.length <= 2) {
-    points.forEach((p, i) => isNum(p[s.key]) && plot.append(svg("circle", { class: `dot ${s.cls}`, cx: g.x(i), cy: y(p[s.key]), r: 3 })));
-  }
+  // A point with no neighbour (between gaps) would be invisible as a path: draw it as a dot.
+  points.forEach((p, i) => {
+    const lone = !isNum((points[i - 1] || {})[s.key]) && !isNum((points[i + 1] || {})[s.key]);
+    if (isNum(p[s.key]) && lone) plot.append(svg("circle", { class: `dot ${s.cls}`, cx: g.x(i), cy: y(p[s.key]), r: 3 }));
+  });
 }
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];

@@ -1,7 +1,7 @@
 // Unity Catalog browser: cascading catalog → schema → table selects and a paged, typed preview.
 // The total row count is asked for once per table (it costs a second statement), not per page.
 
-import { fn, h, pageHeader, errorAlert, selectField, setOptions, formatNumber, uid } from "../ui.js";
+import { fn, h, pageHeader, errorAlert, selectField, setOptions, formatNumber, formatMs, uid } from "../ui.js";
 
 const PAGE_SIZES = [10, 25, 50, 100, 500];
 const NUMERIC = /^(tinyint|smallint|int|integer|bigint|long|short|byte|float|double|real|decimal|numeric)/i;
@@ -138,7 +138,7 @@ export async function render(root, { signal, tracker }) {
     const card = h(
       "section",
       { class: "card", "aria-label": `Preview of ${name}` },
-      h("div", { class: "card-header" }, h("h2", {}, name), h("span", { class: "muted small" }, `${formatNumber(data.execution_time_ms)} ms on the warehouse · ${formatNumber(latency)} ms in total`)),
+      h("div", { class: "card-header" }, h("h2", {}, name), h("span", { class: "muted small" }, `${formatMs(data.execution_time_ms)} on the warehouse · ${formatMs(latency)} in total`)),
       h("details", {}, h("summary", { class: "small" }, "SQL statement"), h("pre", {}, data.sql_statement)),
       pager,
     );

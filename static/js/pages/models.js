@@ -2,7 +2,7 @@
 // format and the example lands in the JSON editor; invoke with a timeout; the result with its
 // latency; and your invocation history with details.
 
-import { fn, h, pageHeader, badge, errorAlert, formatNumber, formatTime, pretty, uid } from "../ui.js";
+import { fn, h, pageHeader, badge, errorAlert, formatNumber, formatMs, formatTime, pretty, uid } from "../ui.js";
 import { jsonEditor } from "../json-editor.js";
 
 const DEFAULT_INPUT = { messages: [{ role: "user", content: "Hello! How are you?" }], max_tokens: 150 };
@@ -170,7 +170,7 @@ export async function render(root, { signal, tracker }) {
         h(
           "div",
           { class: "alert alert-success", role: "status" },
-          h("div", { class: "alert-text" }, `Completed in ${formatNumber(r.execution_time_ms)} ms (${formatNumber(roundTrip)} ms round trip).`, h("span", { class: "meta" }, `Request ${r.request_id}`)),
+          h("div", { class: "alert-text" }, `Completed in ${formatMs(r.execution_time_ms)} (${formatMs(roundTrip)} round trip).`, h("span", { class: "meta" }, `Request ${r.request_id}`)),
         ),
         h("div", { hidden: answer === null }, h("h3", {}, "Answer"), h("div", { class: "answer", "data-testid": "model-answer" }, answer || "")),
         h("h3", {}, "Predictions"),
@@ -295,7 +295,7 @@ export async function render(root, { signal, tracker }) {
           h("td", { class: "mono", title: log.request_id }, shortId(log.request_id)),
           h("td", {}, log.endpoint_name),
           h("td", {}, badge(log.status, statusKind)),
-          h("td", { class: "num" }, formatNumber(log.execution_time_ms)),
+          h("td", { class: "num" }, formatNumber(Math.round(log.execution_time_ms))),
           h("td", {}, formatTime(log.created_at)),
           h("td", {}, toggle),
         ),
