@@ -100,6 +100,56 @@ pub async fn run(listener: TcpListener, service: Arc<Service>, shutdown: impl Fu
     }
 }
 
+/// The background work of `serve`: the Lakebase health check and migrations (and, when
+/// Lakebase is configured, the metrics writer). Started by `main` and by the tests' in-process
+/// server alike, so both behave the same.
+pub struct Background {
+    fatal: Option<tokio::sync::oneshot::Receiver<String>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Spawn the background tasks on the current runtime.
+pub fn start_background(app: &Arc<AppState>) -> Background {
+    let (fatal_tx, fatal_rx) = tokio::sync::oneshot::channel();
+    let mut tasks = Vec::new();
+    if app.db.is_some() {
+        tasks.push(tokio::spawn(shared::db::run_health_checks(Arc::clone(app))));
+        let migrating = Arc::clone(app);
+        tasks.push(tokio::spawn(async move {
+            if let Err(message) = shared::db::run_migrations(migrating).await {
+                let _ = fatal_tx.send(message);
+            }
+        }));
+    }
+    Background {
+        fatal: Some(fatal_rx),
+        tasks,
+    }
+}
+
+impl Background {
+    /// Resolves with the message of a problem that must stop the server (an edited migration);
+    /// never resolves otherwise. Can be taken once.
+    pub fn fatal(&mut self) -> impl Future<Output = String> {
+        let rx = self.fatal.take();
+        async move {
+            if let Some(rx) = rx {
+                if let Ok(message) = rx.await {
+                    return message;
+                }
+            }
+            std::future::pending().await
+        }
+    }
+
+    /// Stop the background tasks (after the server has stopped serving).
+    pub async fn shutdown(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
 /// Resolves on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {
     #[cfg(unix)]
