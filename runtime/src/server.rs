@@ -106,12 +106,22 @@ pub async fn run(listener: TcpListener, service: Arc<Service>, shutdown: impl Fu
 pub struct Background {
     fatal: Option<tokio::sync::oneshot::Receiver<String>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    writer: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    )>,
 }
 
 /// Spawn the background tasks on the current runtime.
 pub fn start_background(app: &Arc<AppState>) -> Background {
     let (fatal_tx, fatal_rx) = tokio::sync::oneshot::channel();
     let mut tasks = Vec::new();
+    let mut writer = None;
+    if app.metrics.is_collecting() {
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(shared::metrics::run_writer(Arc::clone(app), stopped));
+        writer = Some((stop, task));
+    }
     if app.db.is_some() {
         tasks.push(tokio::spawn(shared::db::run_health_checks(Arc::clone(app))));
         let migrating = Arc::clone(app);
@@ -124,6 +134,7 @@ pub fn start_background(app: &Arc<AppState>) -> Background {
     Background {
         fatal: Some(fatal_rx),
         tasks,
+        writer,
     }
 }
 
@@ -142,8 +153,16 @@ impl Background {
         }
     }
 
-    /// Stop the background tasks (after the server has stopped serving).
+    /// Stop the background tasks after the server has stopped serving: the metrics writer
+    /// flushes what is queued (SPEC §5.1) within its deadline.
     pub async fn shutdown(self) {
+        if let Some((stop, task)) = self.writer {
+            let _ = stop.send(());
+            let limit = shared::metrics::SHUTDOWN_FLUSH + Duration::from_millis(500);
+            if tokio::time::timeout(limit, task).await.is_err() {
+                log::warn!("metrics writer did not stop in time");
+            }
+        }
         for task in &self.tasks {
             task.abort();
         }

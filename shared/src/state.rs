@@ -4,6 +4,7 @@ use crate::config::Config;
 use crate::databricks::DatabricksClient;
 use crate::db::Database;
 use crate::identity::IdentityCache;
+use crate::metrics::Metrics;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,6 +18,8 @@ pub struct AppState {
     /// Why a configured Lakebase is unusable (bad `PGSSLROOTCERT`, `PGPORT`, …): `serve` stops
     /// on it; elsewhere database functions answer 503.
     pub db_error: Option<String>,
+    /// Request counters for `/metrics`, and the queue the metrics writer drains.
+    pub metrics: Metrics,
     pub started: Instant,
     /// Set once the server serves; `is_ready` also waits for migrations.
     ready: AtomicBool,
@@ -39,6 +42,7 @@ impl AppState {
             config,
             databricks,
             identities: IdentityCache::new(),
+            metrics: Metrics::new(db.is_some()),
             db,
             db_error,
             started: Instant::now(),

@@ -97,9 +97,11 @@ impl ConnectSettings {
             None | Some("allow" | "prefer" | "require" | "verify-ca" | "verify-full") => {
                 TlsMode::Verify
             }
-            Some(other) => return Err(format!(
+            Some(other) => {
+                return Err(format!(
                 "PGSSLMODE={other:?} is not valid: use disable, require, verify-ca or verify-full"
-            )),
+            ))
+            }
         };
         let root_cert = url_ref
             .and_then(|u| u.sslrootcert.clone())
