@@ -8,4 +8,5 @@ mod support;
 mod auth;
 mod binary;
 mod http_server;
+mod lakebase;
 mod static_files;
