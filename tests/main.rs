@@ -6,6 +6,7 @@
 mod support;
 
 mod auth;
+mod bench_lakebase;
 mod binary;
 mod http_server;
 mod lakebase;
