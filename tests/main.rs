@@ -7,9 +7,11 @@ mod support;
 
 mod auth;
 mod bench_databricks;
+mod bench_lakebase;
 mod binary;
 mod deploy;
 mod http_server;
+mod lakebase;
 mod model_serving;
 mod static_files;
 mod unity_catalog;
