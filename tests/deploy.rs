@@ -328,6 +328,12 @@ fn launcher_fills_in_lakebase_settings_from_the_endpoint_and_the_identity() {
                 "/api/2.0/preview/scim/v2/Me".into(),
                 format!("Bearer {token}")
             ),
+            // The binary mints the database credential with the workspace credential it was
+            // handed (before migrating), as SPEC §3 says for the job.
+            (
+                "/api/2.0/postgres/credentials".into(),
+                format!("Bearer {token}")
+            ),
         ]
     );
     assert!(!run.stdout.contains(token) && !run.stderr.contains(token));
@@ -359,7 +365,18 @@ fn launcher_fills_in_lakebase_settings_from_the_endpoint_and_the_identity() {
             && own.contains("LAKEBASE_INSTANCE_NAME=legacy"),
         "{own}"
     );
-    assert_eq!(stub.requests().len(), 3);
+    // The instance look-up by the launcher, then the binary minting the instance credential.
+    let requests = stub.requests();
+    assert_eq!(
+        requests[3..]
+            .iter()
+            .map(|(path, _)| path.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "/api/2.0/database/instances/legacy",
+            "/api/2.0/database/credentials"
+        ]
+    );
 }
 
 #[test]
@@ -585,8 +602,18 @@ fn startup_line_reports_what_was_detected_and_never_a_secret() {
         );
     }
 
-    // Without a static password, the endpoint credential is what a deployed app uses.
-    let printed = startup_output(&common);
+    // Without a static password, the endpoint credential is what a deployed app uses (minted
+    // with the app's service principal: Apps always sets its client id and secret).
+    let mut env: Vec<(&str, &str)> = common.to_vec();
+    env.push((
+        "DATABRICKS_CLIENT_SECRET",
+        "client-secret-SHOULD-NOT-APPEAR",
+    ));
+    let printed = startup_output(&env);
+    assert!(
+        !printed.contains("client-secret-SHOULD-NOT-APPEAR"),
+        "{printed}"
+    );
     assert!(
         printed.contains(&format!("(local; {}; static: ", std::env::consts::ARCH))
             && printed.contains(&format!(

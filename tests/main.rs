@@ -7,11 +7,13 @@ mod support;
 
 mod auth;
 mod bench_databricks;
+mod bench_lakebase;
 mod binary;
 mod client;
 mod deploy;
 mod e2e;
 mod http_server;
+mod lakebase;
 mod model_serving;
 mod static_files;
 mod unity_catalog;

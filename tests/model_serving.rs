@@ -1,7 +1,7 @@
 //! Model Serving functions (SPEC §6.2) against the fake workspace: endpoint state and type,
 //! schema detection for every endpoint type (OpenAPI document, `MLmodel` fallback, budget),
 //! invocation outcomes (success, not ready, the model's 400, flaky 503, 429, slow, 403), the
-//! logs function without Lakebase, and the inference-log SQL against a real PostgreSQL.
+//! logs function without Lakebase, and inference logs / detection events stored in a real PostgreSQL.
 
 use crate::support::fake_workspace::{scim, serving::IRIS_COLUMNS, FakeWorkspace};
 use crate::support::{get_as, post_json, TestServer};
@@ -554,89 +554,77 @@ fn logs_need_lakebase() {
     );
 }
 
-/// Run `sql` through psql against the local PostgreSQL; `None` when psql is not installed.
-fn psql(sql: &str) -> Option<String> {
-    let out = std::process::Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-X",
-            "-q",
-            "-At",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-f",
-            "-",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .ok()
-        .map(|mut child| {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(sql.as_bytes())
-                .unwrap();
-            child.wait_with_output().unwrap()
-        })?;
-    assert!(
-        out.status.success(),
-        "psql failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 #[test]
-fn inference_log_sql_returns_only_the_callers_rows_newest_first() {
-    let schema = format!("bb_logs_{}", shared::util::uuid_v4().replace('-', ""));
-    let insert = functions::common::INFERENCE_LOG_INSERT_SQL;
-    let list = functions::common::INFERENCE_LOG_LIST_SQL;
-    let count = functions::common::INFERENCE_LOG_COUNT_SQL;
-    let detection = functions::common::SCHEMA_DETECTION_INSERT_SQL;
-    let script = format!(
-        "CREATE SCHEMA {schema}; SET search_path TO {schema};
-CREATE TABLE model_inference_logs (id bigserial PRIMARY KEY, request_id text NOT NULL, endpoint_name text NOT NULL,
-  user_id text NOT NULL, status text NOT NULL, inputs jsonb, predictions jsonb, error_message text,
-  execution_time_ms double precision, created_at timestamptz NOT NULL DEFAULT now(), completed_at timestamptz);
-CREATE TABLE schema_detection_events (id bigserial PRIMARY KEY, endpoint_name text NOT NULL, user_id text NOT NULL,
-  detected_type text NOT NULL, status text NOT NULL, latency_ms double precision, error_message text,
-  created_at timestamptz NOT NULL DEFAULT now());
-PREPARE ins(text,text,text,text,text,text,text,float8,text,text) AS {insert};
-PREPARE lst(text,bigint,bigint) AS {list};
-PREPARE cnt(text) AS {count};
-PREPARE det(text,text,text,text,float8,text,text) AS {detection};
-EXECUTE ins('r1','chat-fm','alice@example.com','SUCCESS','{{\"messages\":[]}}','{{\"ok\":true}}',NULL,12.5,'2026-01-01T10:00:00Z','2026-01-01T10:00:01Z');
-EXECUTE ins('r2','chat-fm','bob@example.com','ERROR','{{}}',NULL,'RATE_LIMITED: slow down',3,'2026-01-01T11:00:00Z','2026-01-01T11:00:00Z');
-EXECUTE ins('r3','iris','alice@example.com','TIMEOUT','{{}}',NULL,'MODEL_TIMEOUT: late',2000,'2026-01-01T14:00:00+02:00','2026-01-01T14:00:02+02:00');
-EXECUTE det('chat-fm','alice@example.com','FOUNDATION_MODEL','SUCCESS',0.4,NULL,'2026-01-01T10:00:00Z');
-EXECUTE lst('alice@example.com', 50, 0);
-EXECUTE cnt('alice@example.com');
-EXECUTE lst('alice@example.com', 1, 1);
-SELECT count(*) FROM schema_detection_events;
-RESET search_path; DROP SCHEMA {schema} CASCADE;"
-    );
-    let Some(out) = psql(&script) else {
-        eprintln!("psql is not installed; skipping the SQL check");
-        return;
+fn inference_logs_and_detections_are_stored_and_only_the_callers_rows_are_listed() {
+    let fake = FakeWorkspace::start();
+    let db = crate::support::db::TestDb::create();
+    let server = crate::lakebase::server_on(&fake, &db);
+    let url = server.url("/api/model-serving/invoke");
+    let chat = |token: &str, text: &str| {
+        let body = json!({"endpoint_name": "chat-fm", "inputs": {"messages": [{"role": "user", "content": text}]}});
+        let r = post_json(&url, token, &body);
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["request_id"].as_str().unwrap().to_string()
     };
-    let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(
-        lines,
-        [
-            "r3|iris|TIMEOUT|{}||MODEL_TIMEOUT: late|2000|2026-01-01T12:00:00.000000Z|2026-01-01T12:00:02.000000Z",
-            "r1|chat-fm|SUCCESS|{\"messages\": []}|{\"ok\": true}||12.5|2026-01-01T10:00:00.000000Z|2026-01-01T10:00:01.000000Z",
-            "2",
-            "r1|chat-fm|SUCCESS|{\"messages\": []}|{\"ok\": true}||12.5|2026-01-01T10:00:00.000000Z|2026-01-01T10:00:01.000000Z",
-            "1",
-        ]
+    let first = chat(scim::ALICE, "one");
+    let _bob = chat(scim::BOB_ADMIN, "bob's");
+    let second = chat(scim::ALICE, "two");
+    // A failed outcome is logged too.
+    let missing = post_json(
+        &url,
+        scim::ALICE,
+        &json!({"endpoint_name": "no-such-endpoint", "inputs": {}}),
     );
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        get_as(
+            &server.url("/api/model-serving/endpoints/chat-fm/schema"),
+            scim::ALICE
+        )
+        .status,
+        200
+    );
+
+    let page = get_as(&server.url("/api/model-serving/logs?limit=50"), scim::ALICE);
+    assert_eq!(page.status, 200, "{}", page.text());
+    let page = page.json();
+    let logs = page["logs"].as_array().unwrap();
+    assert!(logs.iter().all(|l| l["endpoint_name"] != "bob's"));
+    let ids: Vec<&str> = logs
+        .iter()
+        .map(|l| l["request_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&first.as_str()) && ids.contains(&second.as_str()),
+        "{ids:?}"
+    );
+    assert!(!ids.contains(&_bob.as_str()), "bob's row is not alice's");
+    // Newest first.
+    let pos = |id: &str| ids.iter().position(|x| *x == id).unwrap();
+    assert!(pos(&second) < pos(&first));
+    assert_eq!(page["total_count"].as_i64().unwrap() as usize, logs.len());
+    let row = logs
+        .iter()
+        .find(|l| l["request_id"] == second.as_str())
+        .unwrap();
+    assert_eq!(row["status"], "SUCCESS");
+    assert_eq!(row["inputs"]["messages"][0]["content"], "two");
+    assert!(row["created_at"].as_str().unwrap().ends_with('Z'));
+
+    let paged = get_as(
+        &server.url("/api/model-serving/logs?limit=1&offset=1"),
+        scim::ALICE,
+    )
+    .json();
+    assert_eq!(paged["logs"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        (paged["limit"].as_i64(), paged["offset"].as_i64()),
+        (Some(1), Some(1))
+    );
+
+    assert_eq!(
+        db.count("SELECT count(*) FROM model_inference_logs WHERE user_id = 'bob@example.com'"),
+        1
+    );
+    assert_eq!(db.count("SELECT count(*) FROM schema_detection_events WHERE user_id = 'alice@example.com' AND endpoint_name = 'chat-fm'"), 1);
 }

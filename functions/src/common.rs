@@ -1,28 +1,118 @@
-//! Helpers several functions share: query-parameter parsing, the table query behind both
-//! `uc_query` (POST) and `uc_query_get` (GET), and the one place inference logs and schema
-//! detection events go to Lakebase.
-//!
-//! Lakebase wiring: `record_inference`, `record_detection` and `list_inference_logs` are the only
-//! functions that touch the database for Model Serving. They run the statements in
-//! `sql/inference_logs_insert.sql`, `sql/schema_detection_insert.sql`,
-//! `sql/inference_logs_list.sql` and `sql/inference_logs_count.sql` once the pool exists; until
-//! then a configured database is reported as unavailable rather than silently ignored.
+//! Helpers several functions share: the preference-key rule, `time_range`, field checks of
+//! hand-validated bodies, query-parameter parsing, the table query behind both `uc_query` (POST)
+//! and `uc_query_get` (GET), and the one place inference logs and schema detection events go to
+//! Lakebase. Not a function module (the registry test skips it).
 
 use serde::Serialize;
 use serde_json::Value;
+use shared::db::logs::{
+    insert_inference_log, insert_schema_detection, NewInferenceLog, NewSchemaDetection,
+};
 use shared::error::FieldError;
 use shared::statements::{self, Column, STATEMENT_DEADLINE};
 use shared::unity_catalog::{quoted_table, validate_identifier};
-use shared::{util, ApiError, Ctx, ErrorCode, Request, Response};
+use shared::{util, ApiError, Ctx, Request, Response};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
-/// The statements behind the Model Serving records (headers list parameters and columns).
-pub const INFERENCE_LOG_INSERT_SQL: &str = include_str!("../../sql/inference_logs_insert.sql");
-pub const INFERENCE_LOG_LIST_SQL: &str = include_str!("../../sql/inference_logs_list.sql");
-pub const INFERENCE_LOG_COUNT_SQL: &str = include_str!("../../sql/inference_logs_count.sql");
-pub const SCHEMA_DETECTION_INSERT_SQL: &str = include_str!("../../sql/schema_detection_insert.sql");
+pub const MAX_PREFERENCE_KEY: usize = 100;
+pub const PREFERENCE_KEY_RULE: &str =
+    "must match ^[a-z][a-z0-9_]{0,99}$ (a lowercase letter, then lowercase letters, digits or _; at most 100 characters)";
+
+/// `^[a-z][a-z0-9_]{0,max-1}$`: preference keys (max 100) and event types (max 64).
+pub fn is_snake_identifier(s: &str, max: usize) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= max
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+}
+
+pub fn is_preference_key(s: &str) -> bool {
+    is_snake_identifier(s, MAX_PREFERENCE_KEY)
+}
+
+/// SPEC §6.2 `time_range`: `24h`, `7d`, `30d` or `90d` (default `24h`).
+pub const TIME_RANGES: [(&str, u64); 4] = [
+    ("24h", 24 * 3600),
+    ("7d", 7 * 24 * 3600),
+    ("30d", 30 * 24 * 3600),
+    ("90d", 90 * 24 * 3600),
+];
+
+pub const TIME_RANGE_SCHEMA: &str =
+    r#"{"type":"string","enum":["24h","7d","30d","90d"],"default":"24h"}"#;
+
+/// The `time_range` query parameter: its label and length; 400 `INVALID_REQUEST` naming the
+/// allowed values for anything else.
+pub fn time_range(req: &Request) -> Result<(&'static str, Duration), ApiError> {
+    let value = req.query_value("time_range")?;
+    let wanted = value.as_deref().unwrap_or("24h");
+    TIME_RANGES
+        .iter()
+        .find(|(label, _)| *label == wanted)
+        .map(|(label, secs)| (*label, Duration::from_secs(*secs)))
+        .ok_or_else(|| {
+            ApiError::invalid_request(format!(
+                "time_range={wanted:?} is not supported: use one of 24h, 7d, 30d, 90d."
+            ))
+        })
+}
+
+pub fn field_error(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Report every key of `object` that is not in `allowed` as `prefix.key: unknown field`.
+pub fn unknown_fields(
+    object: &serde_json::Map<String, serde_json::Value>,
+    allowed: &[&str],
+    prefix: &str,
+    errors: &mut Vec<FieldError>,
+) {
+    for key in object.keys() {
+        if !allowed.contains(&key.as_str()) {
+            errors.push(field_error(
+                format!("{prefix}{key}"),
+                format!("unknown field; allowed: {}", allowed.join(", ")),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_and_time_ranges() {
+        assert!(is_preference_key("theme"));
+        assert!(is_preference_key(&format!("a{}", "b".repeat(99))));
+        assert!(!is_preference_key(&format!("a{}", "b".repeat(100))));
+        for bad in ["", "Theme", "1a", "a-b", "a b", "é"] {
+            assert!(!is_preference_key(bad), "{bad}");
+        }
+        let req = |q: &str| Request {
+            query: q.into(),
+            ..Request::default()
+        };
+        assert_eq!(time_range(&req("")).unwrap().0, "24h");
+        assert_eq!(
+            time_range(&req("time_range=7d")).unwrap().1,
+            Duration::from_secs(604800)
+        );
+        let e = time_range(&req("time_range=1y")).unwrap_err();
+        assert_eq!(e.status(), 400);
+        assert!(e.message.contains("24h, 7d, 30d, 90d"));
+    }
+}
+
+// ---- Databricks surfaces (Unity Catalog, Model Serving) ----
 
 /// SPEC §6.2: inputs and predictions are stored cut at 64 KiB.
 pub const MAX_LOGGED_JSON: usize = 64 * 1024;
@@ -232,7 +322,6 @@ pub fn cut_json(value: &Value, max: usize) -> Value {
 }
 
 static LOGGED_SKIP: AtomicBool = AtomicBool::new(false);
-static LOGGED_UNWIRED: AtomicBool = AtomicBool::new(false);
 
 fn note_once(flag: &AtomicBool, message: &str) {
     if !flag.swap(true, Ordering::Relaxed) {
@@ -243,48 +332,67 @@ fn note_once(flag: &AtomicBool, message: &str) {
 /// Write one inference outcome to `model_inference_logs`. Never fails the request: a logging
 /// problem is logged, not returned.
 pub async fn record_inference(ctx: &Ctx, record: InferenceRecord) {
-    if !ctx.state.config.lakebase.configured() {
+    let Some(db) = &ctx.state.db else {
         note_once(
             &LOGGED_SKIP,
             "Lakebase is not configured: inference logs and schema detection events are not stored",
         );
         return;
+    };
+    let row = NewInferenceLog {
+        request_id: &record.request_id,
+        endpoint_name: &record.endpoint_name,
+        user_id: &record.user_id,
+        status: record.status,
+        inputs: Some(&record.inputs),
+        predictions: record.predictions.as_ref(),
+        error_message: record.error_message.as_deref(),
+        execution_time_ms: Some(record.execution_time_ms.round() as i64),
+        created_at: record.created_at,
+        completed_at: Some(record.completed_at),
+    };
+    let written = match db.get().await {
+        Ok(client) => insert_inference_log(&client, &row).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
+        log::warn!(
+            "cid={} inference log {} not stored: {e}",
+            ctx.correlation_id,
+            record.request_id
+        );
     }
-    // LAKEBASE WIRING: run sql/inference_logs_insert.sql with `record` on the pool here.
-    note_once(
-        &LOGGED_UNWIRED,
-        "inference logs are not written: the Lakebase pool is not part of this build",
-    );
-    log::debug!(
-        "inference {} on {} by {}: {}",
-        record.request_id,
-        record.endpoint_name,
-        record.user_id,
-        record.status
-    );
 }
 
 /// Write one schema detection to `schema_detection_events`. Never fails the request.
 pub async fn record_detection(ctx: &Ctx, record: DetectionRecord) {
-    if !ctx.state.config.lakebase.configured() {
+    let Some(db) = &ctx.state.db else {
         note_once(
             &LOGGED_SKIP,
             "Lakebase is not configured: inference logs and schema detection events are not stored",
         );
         return;
+    };
+    let row = NewSchemaDetection {
+        endpoint_name: &record.endpoint_name,
+        user_id: &record.user_id,
+        detected_type: record.detected_type,
+        status: record.status,
+        latency_ms: record.latency_ms.round() as i64,
+        error_message: record.error_message.as_deref(),
+        correlation_id: Some(&ctx.correlation_id),
+    };
+    let written = match db.get().await {
+        Ok(client) => insert_schema_detection(&client, &row).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
+        log::warn!(
+            "cid={} schema detection of {} not stored: {e}",
+            ctx.correlation_id,
+            record.endpoint_name
+        );
     }
-    // LAKEBASE WIRING: run sql/schema_detection_insert.sql with `record` on the pool here.
-    note_once(
-        &LOGGED_UNWIRED,
-        "schema detection events are not written: the Lakebase pool is not part of this build",
-    );
-    log::debug!(
-        "schema detection of {} by {}: {} {}",
-        record.endpoint_name,
-        record.user_id,
-        record.detected_type,
-        record.status
-    );
 }
 
 /// One row of `GET /api/model-serving/logs`.
@@ -309,33 +417,46 @@ pub struct LogsPage {
     pub offset: i64,
 }
 
-/// The caller's inference logs, newest first: `sql/inference_logs_list.sql` and
-/// `sql/inference_logs_count.sql` with `$1 = user_id`. 503 `LAKEBASE_NOT_CONFIGURED` without a
-/// database.
+/// The caller's inference logs, newest first (`shared::db::logs`). 503
+/// `LAKEBASE_NOT_CONFIGURED` without a database.
 pub async fn list_inference_logs(
     ctx: &Ctx,
     user_id: &str,
     limit: i64,
     offset: i64,
 ) -> Result<LogsPage, ApiError> {
-    if !ctx.state.config.lakebase.configured() {
+    let Some(db) = &ctx.state.db else {
         return Err(ApiError::lakebase_not_configured());
-    }
-    // LAKEBASE WIRING: query the pool here and build `LogsPage { logs, total_count, limit,
-    // offset }` from the two statements' rows (times through `util::rfc3339`).
-    Err(ApiError::new(
-        ErrorCode::DatabaseUnavailable,
-        "The inference log store is not available in this build; try again later.",
-    )
-    .with_retry_after(30)
-    .with_internal(format!(
-        "inference log query for {user_id} (limit {limit}, offset {offset}) has no Lakebase pool to run on"
-    )))
+    };
+    let client = db.get().await?;
+    let (rows, total_count) =
+        shared::db::logs::list_inference_logs(&client, user_id, limit, offset).await?;
+    let logs = rows
+        .into_iter()
+        .map(|r| LogRow {
+            request_id: r.request_id,
+            endpoint_name: r.endpoint_name,
+            status: r.status,
+            inputs: r.inputs.unwrap_or(Value::Null),
+            predictions: r.predictions,
+            error_message: r.error_message,
+            execution_time_ms: r.execution_time_ms.map(|ms| ms as f64),
+            created_at: r.created_at,
+            completed_at: r.completed_at,
+        })
+        .collect();
+    Ok(LogsPage {
+        logs,
+        total_count,
+        limit,
+        offset,
+    })
 }
 
 #[cfg(test)]
-mod tests {
+mod databricks_tests {
     use super::*;
+    use shared::ErrorCode;
 
     #[test]
     fn large_json_is_cut_but_stays_json() {

@@ -8,6 +8,7 @@ use shared::Function;
 
 pub mod common;
 pub mod health;
+pub mod metrics_prometheus;
 pub mod model_endpoint_get;
 pub mod model_endpoint_schema;
 pub mod model_endpoints_list;
@@ -16,6 +17,9 @@ pub mod model_logs;
 pub mod openapi;
 pub mod openapi_json;
 pub mod ping;
+pub mod preferences_delete;
+pub mod preferences_list;
+pub mod preferences_upsert;
 pub mod ready;
 pub mod uc_catalogs;
 pub mod uc_query;
@@ -23,6 +27,8 @@ pub mod uc_query_get;
 pub mod uc_schemas;
 pub mod uc_table_names;
 pub mod uc_tables;
+pub mod usage_count;
+pub mod usage_events_create;
 pub mod user_me;
 pub mod user_workspace;
 
@@ -32,6 +38,7 @@ pub const ALL: &[Function] = &[
     ready::FUNCTION,
     ping::FUNCTION,
     openapi_json::FUNCTION,
+    metrics_prometheus::FUNCTION,
     user_me::FUNCTION,
     user_workspace::FUNCTION,
     uc_catalogs::FUNCTION,
@@ -45,6 +52,11 @@ pub const ALL: &[Function] = &[
     model_endpoint_schema::FUNCTION,
     model_invoke::FUNCTION,
     model_logs::FUNCTION,
+    preferences_list::FUNCTION,
+    preferences_upsert::FUNCTION,
+    preferences_delete::FUNCTION,
+    usage_events_create::FUNCTION,
+    usage_count::FUNCTION,
 ];
 
 /// Look a function up by its unique name (`brickbox invoke NAME`).

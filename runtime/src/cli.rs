@@ -12,6 +12,7 @@ usage:
   brickbox [serve] [--host HOST] [--port PORT]   start the server (the default)
   brickbox routes                                table of METHOD PATH AUTH FUNCTION SUMMARY
   brickbox openapi                               print the OpenAPI 3.1 document
+  brickbox migrate                               apply the Lakebase schema migrations and exit
   brickbox gen-client [--check] [FILE]           write the web UI's API client (default
                                                  static/js/api.js) from the registry; --check
                                                  only compares and exits 1 when FILE is stale
@@ -36,6 +37,7 @@ pub enum Command {
         check: bool,
         path: String,
     },
+    Migrate,
     Invoke(InvokeArgs),
 }
 
@@ -66,10 +68,11 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         Some("help" | "--help" | "-h") => Ok(Command::Help),
         Some("routes") => no_more(&rest, "routes").map(|_| Command::Routes),
         Some("openapi") => no_more(&rest, "openapi").map(|_| Command::OpenApi),
+        Some("migrate") => no_more(&rest, "migrate").map(|_| Command::Migrate),
         Some("invoke") => parse_invoke(&rest),
         Some("gen-client") => parse_gen_client(&rest),
         Some(other) => Err(format!(
-            "unknown command {other:?}: use serve, routes, openapi, gen-client or invoke"
+            "unknown command {other:?}: use serve, routes, openapi, migrate, gen-client or invoke"
         )),
     }
 }

@@ -14,6 +14,10 @@
 //! * `unity_catalog` — paginated catalog / schema / table listings, identifier validation.
 //! * `statements` — SQL statement execution: warehouse choice, polling, chunks, typed cells.
 //! * `serving`    — Model Serving: endpoint state and type, schema detection, invocation.
+//! * `databricks` — the blocking ureq client for the workspace REST API, run off the async workers.
+//! * `db`         — Lakebase: pool, credentials, TLS, migrations, health check, table helpers.
+//! * `metrics`    — Prometheus counters, and the bounded queue + batch writer that store every
+//!   `/api/*` request in Lakebase (SPEC §7).
 //! * `secret`     — `Secret`, a string that never prints.
 //! * `util`       — UUIDs, hashing, base64, RFC 3339 times, percent-decoding.
 //!
@@ -21,9 +25,11 @@
 
 pub mod config;
 pub mod databricks;
+pub mod db;
 pub mod error;
 pub mod function;
 pub mod identity;
+pub mod metrics;
 pub mod retry;
 pub mod secret;
 pub mod serving;

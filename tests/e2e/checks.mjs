@@ -236,12 +236,12 @@ export const CHECKS = {
         // Theme: the picker stores the preference; a reload keeps it; back to system.
         await page.getByLabel("Theme", { exact: true }).selectOption("dark");
         await page.waitForFunction(() => document.documentElement.dataset.theme === "dark");
-        await page.waitForSelector(`.pref-list li[data-key="theme"], .toast.success`);
+        await page.waitForSelector(".toast.success >> text=Theme set to dark.");
         await page.reload();
         await ready(page, "preferences");
         await page.waitForFunction(() => document.documentElement.dataset.theme === "dark");
         await page.getByLabel("Theme", { exact: true }).selectOption("system");
-        await page.waitForSelector(".toast.success");
+        await page.waitForSelector(".toast.success >> text=Theme set to system.");
         clean(problems, "preferences");
         return `created, updated and deleted ${key}; the theme preference persisted across a reload`;
       } finally {
@@ -341,8 +341,10 @@ export const CHECKS = {
         assert(type.startsWith("text/plain"), `the beacon was sent as ${type}`);
         const beaconEvents = JSON.parse(sent.postData()).events;
         assert(beaconEvents.filter((e) => e.element_id === beaconId).length === 3, "the beacon lacks the 3 queued clicks");
-        const response = await sent.response();
-        assert(response && response.status() === 202, `the beacon was answered ${response && response.status()}`);
+        // The page is gone, so the browser may not report the answer; tests/e2e.rs then finds
+        // the 3 rows in usage_events.
+        const response = await sent.response().catch(() => null);
+        assert(!response || response.status() === 202, `the beacon was answered ${response && response.status()}`);
         clean(problems, "tracker");
         return `${posts.length} POSTs: a JSON batch of 20, the remainder after the timer, and a text/plain beacon of ${beaconEvents.length} on page hide (markers ${batchId}, ${beaconId})`;
       } finally {

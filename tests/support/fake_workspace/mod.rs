@@ -6,6 +6,8 @@
 //! one list of which module answers which path. Tests change behaviour through `FakeWorkspace`
 //! methods, which lock the shared state.
 
+pub mod database;
+pub mod oauth;
 pub mod scim;
 pub mod serving;
 pub mod sql;
@@ -100,6 +102,8 @@ pub struct FakeState {
     pub serving: serving::ServingState,
     /// One-shot answers per path, used before any surface answers (error injection).
     pub injected: HashMap<String, VecDeque<FakeResponse>>,
+    pub oauth: oauth::OAuthState,
+    pub database: database::DatabaseState,
 }
 
 /// Which module answers which path.
@@ -111,8 +115,28 @@ fn route(state: &mut FakeState, req: &FakeRequest) -> FakeResponse {
     {
         return next;
     }
-    if req.path == "/api/2.0/preview/scim/v2/Me" && req.method == "GET" {
-        return scim::me(&mut state.scim, req);
+    // SCIM, the OAuth token endpoint and the database credential endpoints check their own
+    // credentials (user tokens, Basic auth, service-principal tokens the fake issued).
+    match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/api/2.0/preview/scim/v2/Me") => return scim::me(&mut state.scim, req),
+        ("POST", "/oidc/v1/token") => return oauth::token(&mut state.oauth, req),
+        ("POST", "/api/2.0/database/credentials") => {
+            return database::credentials(
+                &mut state.database,
+                &state.oauth.issued,
+                database::Api::Instance,
+                req,
+            )
+        }
+        ("POST", "/api/2.0/postgres/credentials") => {
+            return database::credentials(
+                &mut state.database,
+                &state.oauth.issued,
+                database::Api::Endpoint,
+                req,
+            )
+        }
+        _ => {}
     }
     // Every other surface accepts only the tokens of known users (the platform's numeric 403).
     let known = req
