@@ -8,6 +8,7 @@
 //! Missing chromium or node packages fail the tests with the command that installs them; they are
 //! never skipped.
 
+use crate::support::db::TestDb;
 use crate::support::fake_workspace::{scim, FakeWorkspace};
 use crate::support::{get, TestServer};
 use std::path::{Path, PathBuf};
@@ -86,16 +87,64 @@ fn marker() -> String {
     shared::util::uuid_v4().replace('-', "")[..12].to_string()
 }
 
+/// A server for `token`'s user with its own fresh database, migrated.
+fn server_with_db(fake: &FakeWorkspace, token: &str, db: &TestDb) -> TestServer {
+    let url = db.url();
+    let server = server(fake, token, &[("DATABASE_URL", url.as_str())]);
+    server.wait_ready();
+    server
+}
+
+/// Requests and usage events over the last `hours` hours, one request a minute spread over six
+/// endpoints (3 % errors) and one usage event every five minutes, from seven users.
+fn seed_metrics(db: &TestDb, hours: u32) {
+    db.sql(&format!(
+        "INSERT INTO performance_metrics
+             (timestamp, endpoint, method, status_code, response_time_ms, user_id, error_type, correlation_id)
+         SELECT ts,
+                (ARRAY['/api/user/me', '/api/unity-catalog/query', '/api/model-serving/invoke',
+                       '/api/preferences', '/api/unity-catalog/catalogs', '/api/model-serving/endpoints'])[1 + g % 6],
+                CASE WHEN g % 6 IN (1, 2) THEN 'POST' ELSE 'GET' END,
+                CASE WHEN g % 33 = 0 THEN 500 ELSE 200 END,
+                5 + (g % 6) * 40 + (g * 7919 % 100),
+                'user' || (g % 7) || '@example.com',
+                CASE WHEN g % 33 = 0 THEN 'INTERNAL_ERROR' END,
+                md5(g::text)
+         FROM generate_series(1, {hours} * 60) AS g,
+              LATERAL (SELECT now() - make_interval(mins => g)) AS t(ts)"
+    ));
+    db.sql(&format!(
+        "INSERT INTO usage_events (timestamp, event_type, user_id, page_name, element_id, success, metadata)
+         SELECT now() - make_interval(mins => 5 * g),
+                (ARRAY['page_view', 'click', 'model_invoked', 'preference_changed'])[1 + g % 4],
+                'user' || (g % 7) || '@example.com',
+                (ARRAY['/', '/catalog', '/models', '/preferences', '/metrics'])[1 + g % 5],
+                'seed',
+                CASE WHEN g % 4 = 2 THEN g % 10 <> 0 END,
+                '{{}}'::jsonb
+         FROM generate_series(1, {hours} * 12) AS g"
+    ));
+}
+
 #[test]
 fn the_ui_works_for_a_user() {
     require_browser();
     let fake = FakeWorkspace::start();
-    let server = server(&fake, scim::ALICE, &[]);
+    let db = TestDb::create();
+    let server = server_with_db(&fake, scim::ALICE, &db);
     let marker = marker();
     run_checks(
         &server,
         "user",
-        &["pages", "nav", "catalog", "models", "budget"],
+        &[
+            "pages",
+            "nav",
+            "catalog",
+            "models",
+            "preferences",
+            "tracker",
+            "budget",
+        ],
         &[
             "--table",
             "main.sales.big",
@@ -107,14 +156,64 @@ fn the_ui_works_for_a_user() {
             &marker,
         ],
     );
+    // The tracker's events are in usage_events, as Alice's: the JSON batches and the beacon.
+    let count = |element: &str| {
+        db.count(&format!(
+            "SELECT count(*) FROM usage_events WHERE element_id = '{element}' \
+             AND user_id = 'alice@example.com' AND event_type = 'click'"
+        ))
+    };
+    assert_eq!(count(&format!("e2e-batch-{marker}")), 20, "batched clicks");
+    assert_eq!(
+        count(&format!("e2e-hidden-{marker}")),
+        2,
+        "clicks beaconed when hidden"
+    );
+    // The pagehide beacon is sent by the browser after the page is gone: allow it a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while count(&format!("e2e-beacon-{marker}")) < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        count(&format!("e2e-beacon-{marker}")),
+        3,
+        "clicks beaconed on pagehide"
+    );
+    assert!(
+        db.count(
+            "SELECT count(*) FROM usage_events WHERE event_type = 'page_view' \
+             AND page_name = '/catalog' AND user_id = 'alice@example.com'"
+        ) > 0,
+        "page views are recorded"
+    );
 }
 
 #[test]
 fn the_ui_works_for_an_admin() {
     require_browser();
     let fake = FakeWorkspace::start();
-    let server = server(&fake, scim::BOB_ADMIN, &[]);
-    run_checks(&server, "admin", &["pages", "nav"], &[]);
+    let db = TestDb::create();
+    let server = server_with_db(&fake, scim::BOB_ADMIN, &db);
+    seed_metrics(&db, 48);
+    run_checks(&server, "admin", &["pages", "nav", "metrics"], &[]);
+}
+
+/// The dashboard figure of docs/BENCHMARKS.md: 90 days of data, navigation → data rendered,
+/// per time range (≤ 1 s). Ignored by default: it is a measurement, run on demand with
+/// `cargo test -p brickbox --test integration e2e::bench -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_dashboard_with_90_days_of_data() {
+    require_browser();
+    let fake = FakeWorkspace::start();
+    let db = TestDb::create();
+    let server = server_with_db(&fake, scim::BOB_ADMIN, &db);
+    seed_metrics(&db, 90 * 24);
+    let rows = db.count(
+        "SELECT (SELECT count(*) FROM performance_metrics) + (SELECT count(*) FROM usage_events)",
+    );
+    println!("seeded {rows} rows over 90 days");
+    run_checks(&server, "admin", &["timing"], &[]);
 }
 
 /// The tracker's batching, timer, retries and page-hide beacon, with node's mocked timers

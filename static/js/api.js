@@ -85,6 +85,7 @@ export const ROUTES = Object.freeze({
   ready: { name: "ready", method: "GET", path: "/ready", auth: "public" },
   ping: { name: "ping", method: "GET", path: "/ping", auth: "public" },
   openapiJson: { name: "openapi_json", method: "GET", path: "/openapi.json", auth: "public" },
+  metricsPrometheus: { name: "metrics_prometheus", method: "GET", path: "/metrics", auth: "user" },
   userMe: { name: "user_me", method: "GET", path: "/api/user/me", auth: "user" },
   userWorkspace: { name: "user_workspace", method: "GET", path: "/api/user/me/workspace", auth: "user" },
   ucCatalogs: { name: "uc_catalogs", method: "GET", path: "/api/unity-catalog/catalogs", auth: "user" },
@@ -98,6 +99,11 @@ export const ROUTES = Object.freeze({
   modelEndpointSchema: { name: "model_endpoint_schema", method: "GET", path: "/api/model-serving/endpoints/{name}/schema", auth: "user" },
   modelInvoke: { name: "model_invoke", method: "POST", path: "/api/model-serving/invoke", auth: "user" },
   modelLogs: { name: "model_logs", method: "GET", path: "/api/model-serving/logs", auth: "user" },
+  preferencesList: { name: "preferences_list", method: "GET", path: "/api/preferences", auth: "user" },
+  preferencesUpsert: { name: "preferences_upsert", method: "POST", path: "/api/preferences", auth: "user" },
+  preferencesDelete: { name: "preferences_delete", method: "DELETE", path: "/api/preferences/{preference_key}", auth: "user" },
+  usageEventsCreate: { name: "usage_events_create", method: "POST", path: "/api/v1/metrics/usage-events", auth: "user" },
+  usageCount: { name: "usage_count", method: "GET", path: "/api/v1/metrics/usage/count", auth: "user" },
 });
 
 /**
@@ -130,6 +136,14 @@ export function ping(init) {
  */
 export function openapiJson(init) {
   return call("GET", "/openapi.json", undefined, undefined, init);
+}
+
+/**
+ * GET /metrics (user): Prometheus metrics: requests, durations, metrics queue, pool, identity cache, upstream calls
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function metricsPrometheus(init) {
+  return call("GET", "/metrics", undefined, undefined, init);
 }
 
 /**
@@ -243,4 +257,49 @@ export function modelInvoke(body, init) {
  */
 export function modelLogs(query, init) {
   return call("GET", "/api/model-serving/logs", undefined, query, init);
+}
+
+/**
+ * GET /api/preferences (user): The caller's preferences, by key (optionally only one key)
+ * @param {object} [query] preference_key
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function preferencesList(query, init) {
+  return call("GET", "/api/preferences", undefined, query, init);
+}
+
+/**
+ * POST /api/preferences (user): Create (201) or replace (200) one of the caller's preferences
+ * @param {object} body the JSON request body
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function preferencesUpsert(body, init) {
+  return call("POST", "/api/preferences", body, undefined, init);
+}
+
+/**
+ * DELETE /api/preferences/{preference_key} (user): Delete one of the caller's preferences
+ * @param {string} preferenceKey path parameter `preference_key`
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function preferencesDelete(preferenceKey, init) {
+  return call("DELETE", "/api/preferences/" + segment(preferenceKey), undefined, undefined, init);
+}
+
+/**
+ * POST /api/v1/metrics/usage-events (user): Store a batch of 1 to 1000 usage events for the caller (all or nothing)
+ * @param {object} body the JSON request body
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function usageEventsCreate(body, init) {
+  return call("POST", "/api/v1/metrics/usage-events", body, undefined, init);
+}
+
+/**
+ * GET /api/v1/metrics/usage/count (user): How many usage events the caller recorded in the time range
+ * @param {object} [query] time_range
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function usageCount(query, init) {
+  return call("GET", "/api/v1/metrics/usage/count", undefined, query, init);
 }
