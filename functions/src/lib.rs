@@ -6,11 +6,18 @@
 
 use shared::Function;
 
+pub mod common;
 pub mod health;
+pub mod metrics_prometheus;
 pub mod openapi;
 pub mod openapi_json;
 pub mod ping;
+pub mod preferences_delete;
+pub mod preferences_list;
+pub mod preferences_upsert;
 pub mod ready;
+pub mod usage_count;
+pub mod usage_events_create;
 pub mod user_me;
 pub mod user_workspace;
 
@@ -20,8 +27,14 @@ pub const ALL: &[Function] = &[
     ready::FUNCTION,
     ping::FUNCTION,
     openapi_json::FUNCTION,
+    metrics_prometheus::FUNCTION,
     user_me::FUNCTION,
     user_workspace::FUNCTION,
+    preferences_list::FUNCTION,
+    preferences_upsert::FUNCTION,
+    preferences_delete::FUNCTION,
+    usage_events_create::FUNCTION,
+    usage_count::FUNCTION,
 ];
 
 /// Look a function up by its unique name (`brickbox invoke NAME`).

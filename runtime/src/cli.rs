@@ -12,6 +12,7 @@ usage:
   brickbox [serve] [--host HOST] [--port PORT]   start the server (the default)
   brickbox routes                                table of METHOD PATH AUTH FUNCTION SUMMARY
   brickbox openapi                               print the OpenAPI 3.1 document
+  brickbox migrate                               apply the Lakebase schema migrations and exit
   brickbox invoke NAME [--param k=v]... [--query k=v]... [--body FILE|-] [--token TOKEN]
                                                  run one function in-process and print
                                                  {\"status\": …, \"body\": …}; exit 0 on 2xx
@@ -29,6 +30,7 @@ pub enum Command {
     },
     Routes,
     OpenApi,
+    Migrate,
     Invoke(InvokeArgs),
 }
 
@@ -59,9 +61,10 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         Some("help" | "--help" | "-h") => Ok(Command::Help),
         Some("routes") => no_more(&rest, "routes").map(|_| Command::Routes),
         Some("openapi") => no_more(&rest, "openapi").map(|_| Command::OpenApi),
+        Some("migrate") => no_more(&rest, "migrate").map(|_| Command::Migrate),
         Some("invoke") => parse_invoke(&rest),
         Some(other) => Err(format!(
-            "unknown command {other:?}: use serve, routes, openapi or invoke"
+            "unknown command {other:?}: use serve, routes, openapi, migrate or invoke"
         )),
     }
 }

@@ -8,10 +8,11 @@ use crate::static_files::StaticFiles;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderMap, HeaderValue};
+use shared::metrics::{method_label, RequestRecord};
 use shared::{util, ApiError, AppState, ErrorCode, Request, Response, Secret};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 /// Request bodies above this answer 413 without being read (SPEC §5.1).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -34,13 +35,16 @@ impl Service {
         req: hyper::Request<Incoming>,
     ) -> Result<HttpResponse, std::convert::Infallible> {
         let started = Instant::now();
+        let timestamp = SystemTime::now();
         let headers = req.headers();
         let correlation_id = correlation_id(headers);
         let method = req.method().as_str().to_string();
         let path = req.uri().path().to_string();
         let is_head = method == "HEAD";
+        let is_api = path == "/api" || path.starts_with("/api/");
 
-        let (response, route, user) = match self.router.lookup(&method, &path) {
+        // (response, route label, caller, error_code of an error response)
+        let (response, route, user, error_code) = match self.router.lookup(&method, &path) {
             Lookup::Found { function, params } => {
                 let token = self.token(headers, peer);
                 let outcome = match self.read_request(req, params).await {
@@ -53,47 +57,51 @@ impl Service {
                         user: None,
                     },
                 };
-                let response = match outcome.result {
-                    Ok(r) => r,
-                    Err(e) => self.log_error(e, &correlation_id),
+                let (response, code) = match outcome.result {
+                    Ok(r) => (r, None),
+                    Err(e) => {
+                        let code = e.code.as_str();
+                        (self.log_error(e, &correlation_id), Some(code))
+                    }
                 };
-                (
-                    response,
-                    function.path,
-                    outcome.user.map(|u| u.user_name.clone()),
-                )
+                (response, function.path, outcome.user, code)
             }
-            Lookup::MethodNotAllowed(allow) if method == "OPTIONS" => {
+            Lookup::MethodNotAllowed { allow, .. } if method == "OPTIONS" => {
                 let mut r = Response::empty(204);
                 r.headers.push(("allow", allow));
-                (r, "<options>", None)
+                (r, "<options>", None, None)
             }
-            Lookup::MethodNotAllowed(allow) => {
+            Lookup::MethodNotAllowed { allow, template } => {
                 let e = ApiError::new(
                     ErrorCode::MethodNotAllowed,
                     format!("{method} is not allowed on {path}; use one of: {allow}."),
                 );
                 let mut r = error_response(&e, &correlation_id);
                 r.headers.push(("allow", allow));
-                (r, "<method_not_allowed>", None)
+                (r, template, None, Some(e.code.as_str()))
             }
-            Lookup::NotFound if path == "/api" || path.starts_with("/api/") => {
+            Lookup::NotFound if is_api => {
                 let e = ApiError::new(
                     ErrorCode::NotFound,
                     format!("No function at {path}; GET /openapi.json lists them all."),
                 );
-                (error_response(&e, &correlation_id), "<unmatched>", None)
+                (
+                    error_response(&e, &correlation_id),
+                    "<unmatched>",
+                    None,
+                    Some(e.code.as_str()),
+                )
             }
             Lookup::NotFound if method == "GET" || is_head => {
                 let inm = headers.get("if-none-match").and_then(|v| v.to_str().ok());
-                let response = match self.static_files.serve(&path, inm).await {
-                    Some(r) => r,
-                    None => error_response(
-                        &ApiError::new(ErrorCode::NotFound, format!("No file at {path}.")),
-                        &correlation_id,
-                    ),
+                let (response, code) = match self.static_files.serve(&path, inm).await {
+                    Some(r) => (r, None),
+                    None => {
+                        let e = ApiError::new(ErrorCode::NotFound, format!("No file at {path}."));
+                        (error_response(&e, &correlation_id), Some(e.code.as_str()))
+                    }
                 };
-                (response, "<static>", None)
+                (response, "<static>", None, code)
             }
             Lookup::NotFound => {
                 let e = ApiError::new(
@@ -102,7 +110,7 @@ impl Service {
                 );
                 let mut r = error_response(&e, &correlation_id);
                 r.headers.push(("allow", "GET, HEAD".to_string()));
-                (r, "<static>", None)
+                (r, "<static>", None, Some(e.code.as_str()))
             }
         };
 
@@ -113,8 +121,23 @@ impl Service {
             target: "brickbox::request",
             "{method} {path} {status} {:.3}ms route={route} cid={correlation_id} user={}",
             elapsed.as_secs_f64() * 1000.0,
-            user.as_deref().unwrap_or("-"),
+            user.as_deref().map(|u| u.user_name.as_str()).unwrap_or("-"),
         );
+        let metrics = &self.app.metrics;
+        metrics.observe(route, &method, status, elapsed);
+        // SPEC §7: every /api/* request except preflights is stored; the rest only counted.
+        if is_api && method != "OPTIONS" && metrics.is_collecting() {
+            metrics.enqueue(RequestRecord {
+                timestamp,
+                endpoint: route,
+                method: method_label(&method),
+                status_code: status,
+                response_time_ms: elapsed.as_secs_f64() * 1000.0,
+                user,
+                error_type: if status >= 400 { error_code } else { None },
+                correlation_id,
+            });
+        }
         Ok(http)
     }
 

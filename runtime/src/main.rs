@@ -7,6 +7,7 @@ use shared::AppState;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,6 +39,11 @@ fn main() -> ExitCode {
         }
         Command::Invoke(args) => {
             let code = invoke(args);
+            runtime::logging::flush();
+            code
+        }
+        Command::Migrate => {
+            let code = migrate();
             runtime::logging::flush();
             code
         }
@@ -80,6 +86,10 @@ fn serve(host: Option<String>, port: Option<u16>) -> ExitCode {
     runtime::logging::init(config.log_json);
     let addr = SocketAddr::new(config.bind_host, config.port);
     let app = Arc::new(AppState::new(config));
+    if let Some(e) = &app.db_error {
+        eprintln!("brickbox: configuration error: {e}");
+        return ExitCode::from(2);
+    }
     let service = match server::service(Arc::clone(&app)) {
         Ok(s) => s,
         Err(e) => {
@@ -109,11 +119,76 @@ fn serve(host: Option<String>, port: Option<u16>) -> ExitCode {
         if cfg.local_dev_token().is_some() {
             log::warn!("local development token is ON: loopback requests without X-Forwarded-Access-Token act as the DATABRICKS_TOKEN user");
         }
+        match &app.db {
+            Some(db) => log::info!("lakebase: {} (migrations run in the background; /ready waits for them)", db.describe()),
+            None => log::debug!("lakebase is not configured: metrics collection is off and database functions answer 503"),
+        }
+        let mut background = server::start_background(&app);
+        let fatal = background.fatal();
+        let fatal_message = Arc::new(std::sync::Mutex::new(None));
+        let seen = Arc::clone(&fatal_message);
+        let shutdown = async move {
+            tokio::select! {
+                _ = server::shutdown_signal() => {}
+                message = fatal => {
+                    log::error!("cannot start: {message}");
+                    if let Ok(mut slot) = seen.lock() {
+                        *slot = Some(message);
+                    }
+                }
+            }
+        };
         app.set_ready(true);
-        server::run(listener, service, server::shutdown_signal()).await;
-        log::info!("stopped");
-        ExitCode::SUCCESS
+        server::run(listener, service, shutdown).await;
+        background.shutdown().await;
+        let fatal = fatal_message.lock().ok().and_then(|mut m| m.take());
+        match fatal {
+            Some(message) => {
+                eprintln!("brickbox: {message}");
+                ExitCode::from(1)
+            }
+            None => {
+                log::info!("stopped");
+                ExitCode::SUCCESS
+            }
+        }
     })
+}
+
+/// `brickbox migrate`: apply the migrations once and exit (0 applied or up to date, 1 failed,
+/// 2 not configured or misconfigured).
+fn migrate() -> ExitCode {
+    let config = match config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    runtime::logging::init(config.log_json);
+    let app = AppState::new(config);
+    if let Some(e) = &app.db_error {
+        eprintln!("brickbox: configuration error: {e}");
+        return ExitCode::from(2);
+    }
+    let Some(db) = app.db.clone() else {
+        eprintln!(
+            "brickbox: Lakebase is not configured: set PGHOST (or DATABASE_URL) to run migrations"
+        );
+        return ExitCode::from(2);
+    };
+    match tokio_runtime().block_on(db.migrate()) {
+        Ok(applied) => {
+            let out = serde_json::json!({
+                "database": db.describe(),
+                "applied": applied,
+                "migrations": shared::db::sql::MIGRATIONS.len(),
+            });
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("brickbox: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn invoke(args: cli::InvokeArgs) -> ExitCode {
@@ -123,7 +198,16 @@ fn invoke(args: cli::InvokeArgs) -> ExitCode {
     };
     runtime::logging::init(false);
     let app = Arc::new(AppState::new(config));
-    match tokio_runtime().block_on(cli::invoke(app, args)) {
+    let rt = tokio_runtime();
+    if let Some(db) = app.db.clone() {
+        // A database function needs the schema; a failure here leaves it answering 503.
+        match rt.block_on(tokio::time::timeout(Duration::from_secs(15), db.migrate())) {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => log::warn!("lakebase: {e}"),
+            Err(_) => log::warn!("lakebase: migrations did not finish within 15 s"),
+        }
+    }
+    match rt.block_on(cli::invoke(app, args)) {
         Ok((output, ok)) => {
             println!(
                 "{}",

@@ -22,8 +22,13 @@ pub enum Lookup {
         /// Raw (still percent-encoded) path parameters.
         params: Vec<(String, String)>,
     },
-    /// The path exists but not for this method; the value is the `Allow` header.
-    MethodNotAllowed(String),
+    /// The path exists but not for this method.
+    MethodNotAllowed {
+        /// The `Allow` header.
+        allow: String,
+        /// The route template the path matched.
+        template: &'static str,
+    },
     NotFound,
 }
 
@@ -99,7 +104,10 @@ impl Router {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
             },
-            None => Lookup::MethodNotAllowed(allow_header(&entry.functions)),
+            None => Lookup::MethodNotAllowed {
+                allow: allow_header(&entry.functions),
+                template: entry.template,
+            },
         }
     }
 }
@@ -162,7 +170,9 @@ mod tests {
             _ => panic!("HEAD should find the GET function"),
         }
         match router.lookup("POST", "/api/a/7") {
-            Lookup::MethodNotAllowed(allow) => assert_eq!(allow, "GET, DELETE, HEAD, OPTIONS"),
+            Lookup::MethodNotAllowed { allow, .. } => {
+                assert_eq!(allow, "GET, DELETE, HEAD, OPTIONS")
+            }
             _ => panic!("POST should be 405"),
         }
         assert!(matches!(router.lookup("GET", "/api/b"), Lookup::NotFound));

@@ -100,6 +100,75 @@ pub async fn run(listener: TcpListener, service: Arc<Service>, shutdown: impl Fu
     }
 }
 
+/// The background work of `serve`: the Lakebase health check and migrations (and, when
+/// Lakebase is configured, the metrics writer). Started by `main` and by the tests' in-process
+/// server alike, so both behave the same.
+pub struct Background {
+    fatal: Option<tokio::sync::oneshot::Receiver<String>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    writer: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    )>,
+}
+
+/// Spawn the background tasks on the current runtime.
+pub fn start_background(app: &Arc<AppState>) -> Background {
+    let (fatal_tx, fatal_rx) = tokio::sync::oneshot::channel();
+    let mut tasks = Vec::new();
+    let mut writer = None;
+    if app.metrics.is_collecting() {
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(shared::metrics::run_writer(Arc::clone(app), stopped));
+        writer = Some((stop, task));
+    }
+    if app.db.is_some() {
+        tasks.push(tokio::spawn(shared::db::run_health_checks(Arc::clone(app))));
+        let migrating = Arc::clone(app);
+        tasks.push(tokio::spawn(async move {
+            if let Err(message) = shared::db::run_migrations(migrating).await {
+                let _ = fatal_tx.send(message);
+            }
+        }));
+    }
+    Background {
+        fatal: Some(fatal_rx),
+        tasks,
+        writer,
+    }
+}
+
+impl Background {
+    /// Resolves with the message of a problem that must stop the server (an edited migration);
+    /// never resolves otherwise. Can be taken once.
+    pub fn fatal(&mut self) -> impl Future<Output = String> {
+        let rx = self.fatal.take();
+        async move {
+            if let Some(rx) = rx {
+                if let Ok(message) = rx.await {
+                    return message;
+                }
+            }
+            std::future::pending().await
+        }
+    }
+
+    /// Stop the background tasks after the server has stopped serving: the metrics writer
+    /// flushes what is queued (SPEC §5.1) within its deadline.
+    pub async fn shutdown(self) {
+        if let Some((stop, task)) = self.writer {
+            let _ = stop.send(());
+            let limit = shared::metrics::SHUTDOWN_FLUSH + Duration::from_millis(500);
+            if tokio::time::timeout(limit, task).await.is_err() {
+                log::warn!("metrics writer did not stop in time");
+            }
+        }
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
 /// Resolves on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {
     #[cfg(unix)]

@@ -263,6 +263,21 @@ impl Ctx {
         })
     }
 
+    /// A Lakebase connection: 503 `LAKEBASE_NOT_CONFIGURED` when there is no database, 503
+    /// `DATABASE_UNAVAILABLE` (with `retry_after`) when it cannot be reached in time.
+    pub async fn db(&self) -> Result<crate::db::PooledClient, ApiError> {
+        match (&self.state.db, &self.state.db_error) {
+            (Some(db), _) => db.get().await,
+            (None, Some(e)) => Err(ApiError::new(
+                ErrorCode::DatabaseUnavailable,
+                "The database is configured but unusable; see the server log.",
+            )
+            .with_retry_after(crate::db::RETRY_AFTER_SECONDS)
+            .with_internal(e.clone())),
+            (None, None) => Err(ApiError::lakebase_not_configured()),
+        }
+    }
+
     /// The caller's OBO token. Always present in `user` and `admin` functions.
     pub fn user_token(&self) -> Result<&Secret, ApiError> {
         self.token.as_ref().ok_or_else(|| {

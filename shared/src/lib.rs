@@ -9,6 +9,9 @@
 //! * `state`      — `AppState`, the process-wide state every `Ctx` points to.
 //! * `identity`   — OBO identity: SCIM Me through the identity cache, the admin decision.
 //! * `databricks` — the blocking ureq client for the workspace REST API, run off the async workers.
+//! * `db`         — Lakebase: pool, credentials, TLS, migrations, health check, table helpers.
+//! * `metrics`    — Prometheus counters, and the bounded queue + batch writer that store every
+//!   `/api/*` request in Lakebase (SPEC §7).
 //! * `secret`     — `Secret`, a string that never prints.
 //! * `util`       — UUIDs, hashing, base64, RFC 3339 times, percent-decoding.
 //!
@@ -16,9 +19,11 @@
 
 pub mod config;
 pub mod databricks;
+pub mod db;
 pub mod error;
 pub mod function;
 pub mod identity;
+pub mod metrics;
 pub mod secret;
 pub mod state;
 pub mod util;

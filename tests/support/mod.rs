@@ -50,14 +50,21 @@ impl TestServer {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
                     .expect("bind port 0");
+                // The same background work as `serve`: health check, migrations, metrics writer.
+                let mut background = runtime::server::start_background(&server_app);
+                let fatal = background.fatal();
                 server_app.set_ready(true);
                 ready_tx
                     .send(listener.local_addr().expect("bound address"))
                     .expect("test waits");
                 runtime::server::run(listener, service, async {
-                    let _ = stopped.await;
+                    tokio::select! {
+                        _ = stopped => {}
+                        message = fatal => eprintln!("test server stopping: {message}"),
+                    }
                 })
                 .await;
+                background.shutdown().await;
             });
         });
         let addr = ready_rx.recv().expect("test server started");
@@ -82,6 +89,18 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Wait until `/ready` answers 200 (migrations applied when Lakebase is configured).
+    pub fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.app.is_ready() {
+            assert!(
+                Instant::now() < deadline,
+                "the server did not become ready in 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 

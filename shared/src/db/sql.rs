@@ -1,0 +1,33 @@
+//! Every SQL statement brickbox runs, embedded from `sql/` (one statement per file, each with a
+//! header comment listing its parameters and result columns).
+
+macro_rules! sql {
+    ($file:literal) => {
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../sql/", $file))
+    };
+}
+
+pub const HEALTH_CHECK: &str = sql!("health_check.sql");
+pub const SCHEMA_MIGRATIONS_QUIET: &str = sql!("schema_migrations_quiet.sql");
+pub const SCHEMA_MIGRATIONS_LOCK: &str = sql!("schema_migrations_lock.sql");
+pub const SCHEMA_MIGRATIONS_CREATE: &str = sql!("schema_migrations_create.sql");
+pub const SCHEMA_MIGRATIONS_LIST: &str = sql!("schema_migrations_list.sql");
+pub const SCHEMA_MIGRATIONS_INSERT: &str = sql!("schema_migrations_insert.sql");
+pub const PREFERENCES_LIST: &str = sql!("preferences_list.sql");
+pub const PREFERENCES_UPSERT: &str = sql!("preferences_upsert.sql");
+pub const PREFERENCES_DELETE: &str = sql!("preferences_delete.sql");
+pub const USAGE_EVENTS_INSERT: &str = sql!("usage_events_insert.sql");
+pub const USAGE_COUNT: &str = sql!("usage_count.sql");
+pub const PERFORMANCE_METRICS_INSERT: &str = sql!("performance_metrics_insert.sql");
+pub const INFERENCE_LOG_INSERT: &str = sql!("inference_log_insert.sql");
+pub const INFERENCE_LOGS_LIST: &str = sql!("inference_logs_list.sql");
+pub const INFERENCE_LOGS_COUNT: &str = sql!("inference_logs_count.sql");
+pub const SCHEMA_DETECTION_INSERT: &str = sql!("schema_detection_insert.sql");
+
+/// The schema migrations, in order. A new migration is a new file in `sql/migrations/` and one
+/// line here; an applied migration is never edited (its checksum is recorded).
+pub const MIGRATIONS: &[super::migrate::Migration] = &[super::migrate::Migration {
+    version: 1,
+    name: "0001_initial.sql",
+    sql: sql!("migrations/0001_initial.sql"),
+}];
