@@ -24,7 +24,7 @@
 WITH buckets AS MATERIALIZED (
     SELECT a.endpoint, a.method, a.count, a.sum_ms, a.error_count, a.hist_keys, a.hist_counts
     FROM aggregated_metrics a
-    WHERE a.kind = 'request' AND a.hour >= date_trunc('hour', now() - $1::interval, 'UTC')
+    WHERE a.kind = 'request' AND a.hour >= date_trunc('hour', now() - $1::text::interval, 'UTC')
       AND a.hour <= now()
       AND ($2::text IS NULL OR a.endpoint = $2::text)
 ),
@@ -37,7 +37,7 @@ raw_cells AS MATERIALIZED (
            count(*) AS n, sum(p.response_time_ms) AS s,
            count(*) FILTER (WHERE p.status_code >= 400) AS e
     FROM performance_metrics p
-    WHERE p.timestamp >= date_trunc('hour', now() - $1::interval, 'UTC') AND p.timestamp <= now()
+    WHERE p.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND p.timestamp <= now()
       AND ($2::text IS NULL OR p.endpoint = $2::text)
     GROUP BY 1, 2, 3
 ),
@@ -94,7 +94,7 @@ picked AS MATERIALIZED (
            p.response_time_ms AS v
     FROM performance_metrics p
     WHERE NOT (SELECT yes FROM has_agg)
-      AND p.timestamp >= date_trunc('hour', now() - $1::interval, 'UTC') AND p.timestamp <= now()
+      AND p.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND p.timestamp <= now()
       AND ($2::text IS NULL OR p.endpoint = $2::text)
       AND brickbox_hist_fine(p.response_time_ms) IN (SELECT k FROM located)
 ),
@@ -129,7 +129,7 @@ SELECT t.is_total,
        CASE WHEN t.is_total THEN NULL ELSE t.method END   AS method,
        t.n AS request_count, t.e AS error_count, t.s AS sum_ms,
        p.p[1] AS p50_ms, p.p[2] AS p95_ms, p.p[3] AS p99_ms,
-       date_trunc('hour', now() - $1::interval, 'UTC') AS start_time, now() AS end_time
+       date_trunc('hour', now() - $1::text::interval, 'UTC') AS start_time, now() AS end_time
 FROM totals t
 LEFT JOIN pct p ON p.is_total = t.is_total AND p.endpoint = t.endpoint AND p.method = t.method
 ORDER BY t.is_total DESC, t.n DESC, t.endpoint, t.method;

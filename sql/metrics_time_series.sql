@@ -14,7 +14,7 @@
 -- total_events bigint, unique_users bigint. Figures not asked for are 0 / NULL.
 WITH points AS MATERIALIZED (
     SELECT ts
-    FROM generate_series(date_trunc($2::text, date_trunc('hour', now() - $1::interval, 'UTC'), 'UTC'),
+    FROM generate_series(date_trunc($2::text, date_trunc('hour', now() - $1::text::interval, 'UTC'), 'UTC'),
                          date_trunc($2::text, now(), 'UTC'),
                          ('1 ' || $2::text)::interval) AS ts
 ),
@@ -22,7 +22,7 @@ buckets AS MATERIALIZED (
     SELECT date_trunc($2::text, a.hour, 'UTC') AS ts, a.kind, a.count, a.sum_ms, a.error_count,
            a.hist_keys, a.hist_counts
     FROM aggregated_metrics a
-    WHERE a.hour >= date_trunc('hour', now() - $1::interval, 'UTC') AND a.hour <= now()
+    WHERE a.hour >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND a.hour <= now()
       AND ((a.kind = 'request' AND $3::boolean) OR (a.kind = 'event' AND $4::boolean))
 ),
 -- Points whose percentiles come from histograms: those with an aggregated request hour.
@@ -36,7 +36,7 @@ raw_cells AS MATERIALIZED (
            count(*) FILTER (WHERE p.status_code >= 400) AS e
     FROM performance_metrics p
     WHERE $3::boolean
-      AND p.timestamp >= date_trunc('hour', now() - $1::interval, 'UTC') AND p.timestamp <= now()
+      AND p.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND p.timestamp <= now()
     GROUP BY 1, 2
 ),
 req AS MATERIALIZED (
@@ -85,7 +85,7 @@ picked AS (
           FROM performance_metrics p
           WHERE $3::boolean
             AND EXISTS (SELECT 1 FROM located WHERE NOT from_hist)
-            AND p.timestamp >= date_trunc('hour', now() - $1::interval, 'UTC')
+            AND p.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC')
             AND p.timestamp <= now()
             AND brickbox_hist_fine(p.response_time_ms) IN
                 (SELECT k FROM located WHERE NOT from_hist)) c
@@ -107,7 +107,7 @@ ev AS (
     FROM (SELECT date_trunc($2::text, u.timestamp, 'UTC') AS ts, count(*) AS n
           FROM usage_events u
           WHERE $4::boolean
-            AND u.timestamp >= date_trunc('hour', now() - $1::interval, 'UTC')
+            AND u.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC')
             AND u.timestamp <= now()
           GROUP BY 1
           UNION ALL
@@ -119,13 +119,13 @@ users AS (
     FROM (SELECT date_trunc($2::text, u.timestamp, 'UTC') AS ts, u.user_id
           FROM usage_events u
           WHERE $4::boolean
-            AND u.timestamp >= date_trunc('hour', now() - $1::interval, 'UTC')
+            AND u.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC')
             AND u.timestamp <= now()
           UNION ALL
           SELECT date_trunc($2::text, au.hour, 'UTC'), au.user_id
           FROM aggregated_users au
           WHERE $4::boolean AND au.source = 'event'
-            AND au.hour >= date_trunc('hour', now() - $1::interval, 'UTC')
+            AND au.hour >= date_trunc('hour', now() - $1::text::interval, 'UTC')
             AND au.hour <= now()) x
     WHERE user_id IS NOT NULL
     GROUP BY ts

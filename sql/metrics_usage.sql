@@ -17,7 +17,7 @@ WITH buckets AS MATERIALIZED (
     SELECT a.event_type, a.count, a.success_true, a.success_known, a.page_views
     FROM aggregated_metrics a
     WHERE a.kind = 'event'
-      AND a.hour >= date_trunc('hour', now() - $1::interval, 'UTC') AND a.hour <= now()
+      AND a.hour >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND a.hour <= now()
       AND ($2::text IS NULL OR a.event_type = $2::text)
 ),
 raw AS MATERIALIZED (
@@ -25,7 +25,7 @@ raw AS MATERIALIZED (
            count(*) FILTER (WHERE u.success) AS st,
            count(*) FILTER (WHERE u.success IS NOT NULL) AS sk
     FROM usage_events u
-    WHERE u.timestamp >= date_trunc('hour', now() - $1::interval, 'UTC') AND u.timestamp <= now()
+    WHERE u.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND u.timestamp <= now()
       AND ($2::text IS NULL OR u.event_type = $2::text)
     GROUP BY u.event_type
 ),
@@ -41,7 +41,7 @@ pages AS (
     FROM (SELECT u.page_name, count(*) AS n
           FROM usage_events u
           WHERE u.event_type = 'page_view' AND u.page_name IS NOT NULL
-            AND u.timestamp >= date_trunc('hour', now() - $1::interval, 'UTC')
+            AND u.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC')
             AND u.timestamp <= now()
             AND ($2::text IS NULL OR u.event_type = $2::text)
           GROUP BY u.page_name
@@ -54,27 +54,27 @@ event_users AS MATERIALIZED (
     SELECT DISTINCT user_id
     FROM (SELECT u.user_id
           FROM usage_events u
-          WHERE u.timestamp >= date_trunc('hour', now() - $1::interval, 'UTC')
+          WHERE u.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC')
             AND u.timestamp <= now()
             AND ($2::text IS NULL OR u.event_type = $2::text)
           UNION ALL
           SELECT au.user_id
           FROM aggregated_users au
           WHERE au.source = 'event'
-            AND au.hour >= date_trunc('hour', now() - $1::interval, 'UTC') AND au.hour <= now()
+            AND au.hour >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND au.hour <= now()
             AND ($2::text IS NULL OR au.event_type = $2::text)) x
     WHERE user_id IS NOT NULL
 ),
 request_users AS (
     SELECT p.user_id
     FROM performance_metrics p
-    WHERE p.timestamp >= date_trunc('hour', now() - $1::interval, 'UTC') AND p.timestamp <= now()
+    WHERE p.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND p.timestamp <= now()
       AND p.user_id IS NOT NULL
     UNION
     SELECT au.user_id
     FROM aggregated_users au
     WHERE au.source = 'request'
-      AND au.hour >= date_trunc('hour', now() - $1::interval, 'UTC') AND au.hour <= now()
+      AND au.hour >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND au.hour <= now()
 ),
 -- The current hour is never aggregated (the job only touches hours 7 days old).
 current_users AS (
@@ -99,5 +99,5 @@ SELECT coalesce((SELECT sum(n) FROM by_type), 0)::bigint               AS total_
        coalesce((SELECT sum(sk) FROM by_type), 0)::bigint              AS success_known,
        coalesce((SELECT jsonb_object_agg(event_type, n) FROM by_type), '{}')  AS event_distribution,
        coalesce((SELECT jsonb_object_agg(page_name, n) FROM pages), '{}')     AS page_views,
-       date_trunc('hour', now() - $1::interval, 'UTC')                 AS start_time,
+       date_trunc('hour', now() - $1::text::interval, 'UTC')                 AS start_time,
        now()                                                           AS end_time;

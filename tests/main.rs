@@ -5,7 +5,9 @@
 #[allow(dead_code)]
 mod support;
 
+mod aggregation_job;
 mod auth;
 mod binary;
 mod http_server;
+mod metrics_api;
 mod static_files;

@@ -2,6 +2,7 @@
 //! `BinaryServer`, a tiny blocking HTTP client, and the fake Databricks workspace.
 
 pub mod fake_workspace;
+pub mod metrics_db;
 
 use shared::config::Config;
 use shared::AppState;
