@@ -8,7 +8,8 @@
 --
 -- Percentiles: with no aggregated hour in the range they are exactly percentile_cont, found
 -- without sorting the range: pass 1 counts the raw rows per fine histogram bucket, which
--- locates the bucket holding each wanted rank; pass 2 sorts only the rows of those buckets.
+-- locates the bucket holding each wanted rank; pass 2 reads and sorts only the rows of those
+-- few buckets (through the response-time index).
 -- With aggregated hours they come from the merged histograms (stored ones plus the raw rows
 -- bucketed alike), interpolated like percentile_cont: within 2 %.
 --
@@ -68,11 +69,12 @@ series AS MATERIALIZED (
 ),
 positioned AS (
     SELECT is_total, endpoint, method, k, n,
-           sum(n) OVER (PARTITION BY is_total, endpoint, method ORDER BY k) - n AS before
+           (sum(n) OVER (PARTITION BY is_total, endpoint, method ORDER BY k))::bigint - n AS before
     FROM series
 ),
 -- percentile_cont(q) interpolates the values at ranks floor(q (n-1)) and the next one.
-wanted AS (
+-- (Ranks stay bigint: the window sums are cast back from numeric, which compares slowly.)
+wanted AS MATERIALIZED (
     SELECT t.is_total, t.endpoint, t.method, q.i, q.q * (t.n - 1) AS r, x.which, x.rank
     FROM totals t
     CROSS JOIN unnest(ARRAY[0.5, 0.95, 0.99]::float8[]) WITH ORDINALITY AS q(q, i)
@@ -88,15 +90,24 @@ located AS MATERIALIZED (
       ON p.is_total = w.is_total AND p.endpoint = w.endpoint AND p.method = w.method
      AND w.rank >= p.before AND w.rank < p.before + p.n
 ),
--- Pass 2 (exact only): the raw rows of the located fine buckets, ranked inside their bucket.
+-- Pass 2 (exact only): the raw rows of the located fine buckets, found through the
+-- response-time index (a bucket is a narrow value range; the exact bucket test removes the
+-- rows the slightly widened range lets in), then ranked inside their bucket.
 picked AS MATERIALIZED (
-    SELECT p.endpoint, p.method, brickbox_hist_fine(p.response_time_ms) AS k,
-           p.response_time_ms AS v
-    FROM performance_metrics p
+    SELECT p.endpoint, p.method, l.k, p.v
+    FROM (SELECT DISTINCT k FROM located) l
+    CROSS JOIN LATERAL (
+        SELECT r.endpoint, r.method, r.response_time_ms AS v
+        FROM performance_metrics r
+        WHERE r.response_time_ms > brickbox_hist_fine_lower(l.k)
+          AND r.response_time_ms <= brickbox_hist_fine_upper(l.k)
+          AND brickbox_hist_fine(r.response_time_ms) = l.k
+          AND r.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC')
+          AND r.timestamp <= now()
+          AND ($2::text IS NULL OR r.endpoint = $2::text)
+        OFFSET 0  -- keeps this a per-bucket index range scan rather than one hash join
+    ) p
     WHERE NOT (SELECT yes FROM has_agg)
-      AND p.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND p.timestamp <= now()
-      AND ($2::text IS NULL OR p.endpoint = $2::text)
-      AND brickbox_hist_fine(p.response_time_ms) IN (SELECT k FROM located)
 ),
 picked_ranked AS (
     SELECT false AS is_total, endpoint, method, k, v,

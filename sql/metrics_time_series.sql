@@ -60,7 +60,7 @@ series AS MATERIALIZED (
     GROUP BY ts, k
 ),
 positioned AS (
-    SELECT ts, k, n, sum(n) OVER (PARTITION BY ts ORDER BY k) - n AS before
+    SELECT ts, k, n, (sum(n) OVER (PARTITION BY ts ORDER BY k))::bigint - n AS before
     FROM series
 ),
 wanted AS (
