@@ -368,8 +368,14 @@ fn launcher_fills_in_lakebase_settings_from_the_endpoint_and_the_identity() {
     // The instance look-up by the launcher, then the binary minting the instance credential.
     let requests = stub.requests();
     assert_eq!(
-        requests[3..].iter().map(|(path, _)| path.as_str()).collect::<Vec<_>>(),
-        ["/api/2.0/database/instances/legacy", "/api/2.0/database/credentials"]
+        requests[3..]
+            .iter()
+            .map(|(path, _)| path.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "/api/2.0/database/instances/legacy",
+            "/api/2.0/database/credentials"
+        ]
     );
 }
 

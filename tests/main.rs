@@ -5,6 +5,7 @@
 #[allow(dead_code)]
 mod support;
 
+mod aggregation_job;
 mod auth;
 mod bench_databricks;
 mod bench_lakebase;
@@ -12,6 +13,7 @@ mod binary;
 mod deploy;
 mod http_server;
 mod lakebase;
+mod metrics_api;
 mod model_serving;
 mod static_files;
 mod unity_catalog;

@@ -2,6 +2,7 @@
 //! `serve` itself lives in main.rs.
 
 use crate::call::call_function;
+use crate::job::JobName;
 use crate::respond::error_response;
 use shared::{AppState, Request, Secret};
 use std::io::Read;
@@ -13,6 +14,10 @@ usage:
   brickbox routes                                table of METHOD PATH AUTH FUNCTION SUMMARY
   brickbox openapi                               print the OpenAPI 3.1 document
   brickbox migrate                               apply the Lakebase schema migrations and exit
+  brickbox job aggregate-metrics                 roll raw metrics older than 7 days into hourly
+                                                 buckets, apply retention, print a JSON summary;
+                                                 exit 0 ok, 1 database or configuration failure,
+                                                 2 any other failure (rolled back)
   brickbox invoke NAME [--param k=v]... [--query k=v]... [--body FILE|-] [--token TOKEN]
                                                  run one function in-process and print
                                                  {\"status\": …, \"body\": …}; exit 0 on 2xx
@@ -31,6 +36,7 @@ pub enum Command {
     Routes,
     OpenApi,
     Migrate,
+    Job(JobName),
     Invoke(InvokeArgs),
 }
 
@@ -63,8 +69,9 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         Some("openapi") => no_more(&rest, "openapi").map(|_| Command::OpenApi),
         Some("migrate") => no_more(&rest, "migrate").map(|_| Command::Migrate),
         Some("invoke") => parse_invoke(&rest),
+        Some("job") => parse_job(&rest),
         Some(other) => Err(format!(
-            "unknown command {other:?}: use serve, routes, openapi, migrate or invoke"
+            "unknown command {other:?}: use serve, routes, openapi, migrate, job or invoke"
         )),
     }
 }
@@ -73,6 +80,16 @@ fn no_more(rest: &[&String], command: &str) -> Result<(), String> {
     match rest.first() {
         Some(extra) => Err(format!("{command} takes no arguments, but got {extra:?}")),
         None => Ok(()),
+    }
+}
+
+fn parse_job(rest: &[&String]) -> Result<Command, String> {
+    match rest {
+        [name] => JobName::parse(name)
+            .map(Command::Job)
+            .ok_or_else(|| format!("unknown job {name:?}: the jobs are {}", JobName::ALL)),
+        [] => Err(format!("job needs a job name: {}", JobName::ALL)),
+        [_, extra, ..] => Err(format!("job takes one job name, but also got {extra:?}")),
     }
 }
 
@@ -292,6 +309,10 @@ mod tests {
             }
         );
         assert_eq!(parse(&args(&["routes"])).unwrap(), Command::Routes);
+        assert_eq!(
+            parse(&args(&["job", "aggregate-metrics"])).unwrap(),
+            Command::Job(JobName::AggregateMetrics)
+        );
         let Command::Invoke(i) = parse(&args(&[
             "invoke", "user_me", "--query", "a=b=c", "--token", "t",
         ]))
@@ -317,6 +338,10 @@ mod tests {
         assert!(parse(&args(&["invoke", "a", "--param", "novalue"]))
             .unwrap_err()
             .contains("key=value"));
+        assert!(parse(&args(&["job", "compact"]))
+            .unwrap_err()
+            .contains("aggregate-metrics"));
+        assert!(parse(&args(&["job"])).unwrap_err().contains("job name"));
         assert!(parse(&args(&["routes", "x"]))
             .unwrap_err()
             .contains("no arguments"));

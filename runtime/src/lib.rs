@@ -9,12 +9,14 @@
 //! * `respond`      — the one place an `ApiError` becomes the JSON error body.
 //! * `static_files` — the web UI from `static/`.
 //! * `cli`          — `routes`, `openapi`, `invoke`.
+//! * `job`          — `brickbox job aggregate-metrics`: sequences the aggregation SQL.
 //! * `logging`      — env_logger setup, text or JSON.
 //! * `startup`      — the startup line: what `serve` detected (never a secret).
 
 pub mod call;
 pub mod cli;
 pub mod http;
+pub mod job;
 pub mod logging;
 pub mod respond;
 pub mod router;
