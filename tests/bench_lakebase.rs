@@ -342,6 +342,57 @@ fn closed_loop(
     )
 }
 
+/// Open loop: `rate` requests/s on `/api/user/me` over `connections` for `for_how_long`:
+/// `(achieved requests/s, p50)`.
+fn paced(
+    rt: &tokio::runtime::Runtime,
+    addr: SocketAddr,
+    rate: u64,
+    connections: u64,
+    for_how_long: Duration,
+) -> (f64, Duration) {
+    let started = Instant::now();
+    let mut lat = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for _ in 0..connections {
+            tasks.push(tokio::spawn(async move {
+                let mut sender = connect(addr).await;
+                let mut tick =
+                    tokio::time::interval(Duration::from_nanos(1_000_000_000 * connections / rate));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                let end = tokio::time::Instant::now() + for_how_long;
+                let mut mine = Vec::new();
+                while tokio::time::Instant::now() < end {
+                    tick.tick().await;
+                    let (status, latency) =
+                        request(&mut sender, "GET", "/api/user/me", scim::ALICE, None).await;
+                    assert_eq!(status, 200);
+                    mine.push(latency);
+                }
+                mine
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.expect("load task"));
+        }
+        all
+    });
+    let elapsed = started.elapsed();
+    lat.sort();
+    (
+        lat.len() as f64 / elapsed.as_secs_f64(),
+        percentile(&lat, 0.5),
+    )
+}
+
+fn change_pct(down: f64, up: f64) -> f64 {
+    ((down / up - 1.0) * 1000.0).round() / 10.0
+}
+
+/// `/api/user/me` with Postgres healthy, then stopped, in alternating rounds of one run: at a
+/// fixed offered rate (2,000 requests/s) and flat out (closed loop, 8 connections). The machine
+/// is shared, so the summary is the median over rounds of each round's change.
 #[test]
 #[ignore = "benchmark: scripts/bench-lakebase"]
 fn postgres_stopped() {
@@ -359,38 +410,80 @@ fn postgres_stopped() {
     );
     server.wait_ready();
     let rt = runtime();
-    let phase = Duration::from_secs(10);
+    let phase = Duration::from_secs(5);
+    let rate = 2_000;
+    let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let health = || {
         crate::support::get(&server.url("/health"), &[]).json()["lakebase"]
             .as_str()
             .unwrap_or_default()
             .to_string()
     };
+    let dropped = || server.app.metrics.counts().1;
     closed_loop(&rt, server.addr, 8, Duration::from_secs(2)); // warm-up
     let mut rounds = Vec::new();
-    for _ in 0..2 {
-        assert_eq!(health(), "connected");
-        let up = closed_loop(&rt, server.addr, 8, phase);
-        cluster.stop();
-        assert!(eventually(Duration::from_secs(10), || health() == "unavailable"));
-        let down = closed_loop(&rt, server.addr, 8, phase);
-        cluster.start_again();
-        assert!(eventually(Duration::from_secs(15), || health() == "connected"));
+    let mut changes: [Vec<f64>; 4] = Default::default();
+    for _ in 0..5 {
         assert!(eventually(Duration::from_secs(30), || server
             .app
             .metrics
             .queue_depth()
             == 0));
+        assert_eq!(health(), "connected");
+        let d0 = dropped();
+        let up_paced = paced(&rt, server.addr, rate, 16, phase);
+        let up_flat = closed_loop(&rt, server.addr, 8, phase);
+        let dropped_up = dropped() - d0;
+        cluster.stop();
+        assert!(eventually(Duration::from_secs(10), || health() == "unavailable"));
+        let d1 = dropped();
+        let down_paced = paced(&rt, server.addr, rate, 16, phase);
+        let down_flat = closed_loop(&rt, server.addr, 8, phase);
+        let dropped_down = dropped() - d1;
+        cluster.start_again();
+        assert!(eventually(Duration::from_secs(15), || health() == "connected"));
+        changes[0].push(change_pct(down_paced.0, up_paced.0));
+        changes[1].push(change_pct(
+            down_paced.1.as_secs_f64(),
+            up_paced.1.as_secs_f64(),
+        ));
+        changes[2].push(change_pct(down_flat.0, up_flat.0));
+        changes[3].push(change_pct(
+            down_flat.1.as_secs_f64(),
+            up_flat.1.as_secs_f64(),
+        ));
         rounds.push(serde_json::json!({
-            "healthy": {"rps": up.0.round(), "p50_ms": ms(up.1)},
-            "postgres_stopped": {"rps": down.0.round(), "p50_ms": ms(down.1)},
-            "rps_change_pct": ((down.0 / up.0 - 1.0) * 1000.0).round() / 10.0,
-            "p50_change_pct": ((down.1.as_secs_f64() / up.1.as_secs_f64() - 1.0) * 1000.0).round() / 10.0,
+            "fixed_rate": {
+                "offered_rps": rate,
+                "healthy": {"rps": up_paced.0.round(), "p50_ms": ms(up_paced.1)},
+                "postgres_stopped": {"rps": down_paced.0.round(), "p50_ms": ms(down_paced.1)},
+                "rps_change_pct": change_pct(down_paced.0, up_paced.0),
+                "p50_change_pct": change_pct(down_paced.1.as_secs_f64(), up_paced.1.as_secs_f64()),
+            },
+            "closed_loop": {
+                "healthy": {"rps": up_flat.0.round(), "p50_ms": ms(up_flat.1)},
+                "postgres_stopped": {"rps": down_flat.0.round(), "p50_ms": ms(down_flat.1)},
+                "rps_change_pct": change_pct(down_flat.0, up_flat.0),
+                "p50_change_pct": change_pct(down_flat.1.as_secs_f64(), up_flat.1.as_secs_f64()),
+            },
+            "rows_dropped": {"healthy": dropped_up, "postgres_stopped": dropped_down},
         }));
     }
-    let (_, dropped, _) = server.app.metrics.counts();
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
     println!(
         "BENCH {}",
-        serde_json::json!({"bench": "postgres_stopped", "connections": 8, "phase_seconds": phase.as_secs(), "rounds": rounds, "rows_dropped_while_down": dropped})
+        serde_json::json!({
+            "bench": "postgres_stopped", "phase_seconds": phase.as_secs(),
+            "median_change_pct": {
+                "fixed_rate_rps": median(&mut changes[0]), "fixed_rate_p50": median(&mut changes[1]),
+                "closed_loop_rps": median(&mut changes[2]), "closed_loop_p50": median(&mut changes[3]),
+            },
+            "loadavg_before": load_before.trim(),
+            "loadavg_after": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
+            "rounds": rounds,
+        })
     );
 }

@@ -700,3 +700,66 @@ fn smoke_check_calls_the_app_with_the_cli_token() {
     server.wait_exit(Duration::from_secs(10)).expect("exits");
     assert!(!server.output().contains("cli-token-SHOULD-NOT-APPEAR"));
 }
+
+#[test]
+fn launcher_runs_the_aggregation_job_against_postgres() {
+    let db = crate::support::db::TestDb::create();
+    // A password makes this "static password" mode; the local server's trust auth ignores it.
+    let url = db
+        .url()
+        .replacen("postgres://postgres@", "postgres://postgres:unused@", 1);
+    let upload = TempDir::new();
+    let tmp = TempDir::new();
+    let binary = uploaded_binary(upload.path());
+    let binary = binary.to_str().unwrap();
+    let env = [("DATABASE_URL", url.as_str())];
+
+    let migrate = launch(&[binary, "--", "migrate"], &env, tmp.path());
+    assert_eq!(migrate.code, 0, "{}{}", migrate.stdout, migrate.stderr);
+    db.sql(
+        "INSERT INTO performance_metrics (timestamp, endpoint, method, status_code, response_time_ms, user_id)
+         SELECT date_trunc('hour', now() - interval '8 days') + interval '10 minutes', '/api/x', 'GET', s, ms, 'a@example.com'
+         FROM (VALUES (200, 10.0), (200, 20.0), (500, 30.0)) AS v(s, ms);
+         INSERT INTO performance_metrics (timestamp, endpoint, method, status_code, response_time_ms)
+         VALUES (now() - interval '1 hour', '/api/x', 'GET', 200, 5.0);
+         INSERT INTO usage_events (timestamp, event_type, user_id, page_name)
+         VALUES (now() - interval '8 days', 'page_view', 'a@example.com', 'home'),
+                (now() - interval '1 hour', 'page_view', 'a@example.com', 'home');",
+    );
+
+    // No arguments after the binary: the default `job aggregate-metrics`.
+    let run = launch(&[binary], &env, tmp.path());
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        launcher_lines(&run.stderr).contains("brickbox exited with 0"),
+        "{}",
+        run.stderr
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(run.stdout.trim()).expect("JSON summary on stdout");
+    assert!(summary.is_object(), "{summary}");
+    assert!(
+        !run.stdout.contains("unused") && !run.stderr.contains("unused"),
+        "the password is not printed"
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM performance_metrics"),
+        1,
+        "only the recent row is left"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM usage_events"), 1);
+    assert_eq!(
+        db.sql("SELECT count || ',' || error_count || ',' || avg_ms FROM aggregated_metrics WHERE kind = 'request'"),
+        "3,1,20"
+    );
+
+    // A database that cannot be reached: exit 1. An unknown job: exit 2.
+    let down = [(
+        "DATABASE_URL",
+        "postgres://postgres:unused@127.0.0.1:1/none",
+    )];
+    let run = launch(&[binary], &down, tmp.path());
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let run = launch(&[binary, "--", "job", "nonsense"], &env, tmp.path());
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+}

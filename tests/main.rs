@@ -5,6 +5,7 @@
 #[allow(dead_code)]
 mod support;
 
+mod aggregation_job;
 mod auth;
 mod bench_databricks;
 mod bench_lakebase;
@@ -14,6 +15,7 @@ mod deploy;
 mod e2e;
 mod http_server;
 mod lakebase;
+mod metrics_api;
 mod model_serving;
 mod static_files;
 mod unity_catalog;

@@ -2,6 +2,7 @@
 //! `serve` itself lives in main.rs.
 
 use crate::call::call_function;
+use crate::job::JobName;
 use crate::respond::error_response;
 use shared::{AppState, Request, Secret};
 use std::io::Read;
@@ -13,6 +14,10 @@ usage:
   brickbox routes                                table of METHOD PATH AUTH FUNCTION SUMMARY
   brickbox openapi                               print the OpenAPI 3.1 document
   brickbox migrate                               apply the Lakebase schema migrations and exit
+  brickbox job aggregate-metrics                 roll raw metrics older than 7 days into hourly
+                                                 buckets, apply retention, print a JSON summary;
+                                                 exit 0 ok, 1 database or configuration failure,
+                                                 2 any other failure (rolled back)
   brickbox gen-client [--check] [FILE]           write the web UI's API client (default
                                                  static/js/api.js) from the registry; --check
                                                  only compares and exits 1 when FILE is stale
@@ -38,6 +43,7 @@ pub enum Command {
         path: String,
     },
     Migrate,
+    Job(JobName),
     Invoke(InvokeArgs),
 }
 
@@ -70,9 +76,10 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         Some("openapi") => no_more(&rest, "openapi").map(|_| Command::OpenApi),
         Some("migrate") => no_more(&rest, "migrate").map(|_| Command::Migrate),
         Some("invoke") => parse_invoke(&rest),
+        Some("job") => parse_job(&rest),
         Some("gen-client") => parse_gen_client(&rest),
         Some(other) => Err(format!(
-            "unknown command {other:?}: use serve, routes, openapi, migrate, gen-client or invoke"
+            "unknown command {other:?}: use serve, routes, openapi, migrate, job, gen-client or invoke"
         )),
     }
 }
@@ -81,6 +88,16 @@ fn no_more(rest: &[&String], command: &str) -> Result<(), String> {
     match rest.first() {
         Some(extra) => Err(format!("{command} takes no arguments, but got {extra:?}")),
         None => Ok(()),
+    }
+}
+
+fn parse_job(rest: &[&String]) -> Result<Command, String> {
+    match rest {
+        [name] => JobName::parse(name)
+            .map(Command::Job)
+            .ok_or_else(|| format!("unknown job {name:?}: the jobs are {}", JobName::ALL)),
+        [] => Err(format!("job needs a job name: {}", JobName::ALL)),
+        [_, extra, ..] => Err(format!("job takes one job name, but also got {extra:?}")),
     }
 }
 
@@ -357,6 +374,10 @@ mod tests {
                 path: "x.js".into()
             }
         );
+        assert_eq!(
+            parse(&args(&["job", "aggregate-metrics"])).unwrap(),
+            Command::Job(JobName::AggregateMetrics)
+        );
         let Command::Invoke(i) = parse(&args(&[
             "invoke", "user_me", "--query", "a=b=c", "--token", "t",
         ]))
@@ -388,6 +409,10 @@ mod tests {
         assert!(parse(&args(&["gen-client", "a", "b"]))
             .unwrap_err()
             .contains("one FILE"));
+        assert!(parse(&args(&["job", "compact"]))
+            .unwrap_err()
+            .contains("aggregate-metrics"));
+        assert!(parse(&args(&["job"])).unwrap_err().contains("job name"));
         assert!(parse(&args(&["routes", "x"]))
             .unwrap_err()
             .contains("no arguments"));

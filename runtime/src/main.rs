@@ -48,6 +48,18 @@ fn main() -> ExitCode {
             runtime::logging::flush();
             code
         }
+        Command::Job(name) => {
+            let code = match config() {
+                Ok(config) => {
+                    runtime::logging::init(config.log_json);
+                    runtime::job::run(config, name)
+                }
+                // A configuration the job cannot use is a configuration failure: exit 1.
+                Err(_) => ExitCode::from(1),
+            };
+            runtime::logging::flush();
+            code
+        }
     }
 }
 

@@ -350,3 +350,40 @@ fn a_database_outage_does_not_slow_requests_and_collection_resumes() {
         "{metrics}"
     );
 }
+
+#[test]
+fn without_a_lakebase_credential_api_the_service_principal_token_is_the_password() {
+    let cluster = PgCluster::start();
+    // The fake issues sp-oauth-token-1, -2, …: the first one is the password brickbox will use.
+    cluster.create_app_role("sp", Some("sp-oauth-token-1"));
+    let fake = FakeWorkspace::start();
+    let port = cluster.port.to_string();
+    let ca = cluster.ca_cert();
+    let server = TestServer::with_workspace(
+        &fake,
+        &[
+            ("PGHOST", "127.0.0.1"),
+            ("PGPORT", &port),
+            ("PGDATABASE", "sp"),
+            ("PGUSER", "sp"),
+            ("PGSSLROOTCERT", ca.to_str().unwrap()),
+            ("DATABRICKS_CLIENT_ID", oauth::CLIENT_ID),
+            ("DATABRICKS_CLIENT_SECRET", oauth::CLIENT_SECRET),
+        ],
+    );
+    server.wait_ready();
+    assert_eq!(fake.state().oauth.issued, ["sp-oauth-token-1"]);
+    assert!(
+        fake.state().database.minted.is_empty(),
+        "no credential API without LAKEBASE_* set"
+    );
+    assert_eq!(
+        post_json(
+            &server.url("/api/preferences"),
+            scim::CAROL,
+            &json!({"preference_key": "a", "preference_value": {}})
+        )
+        .status,
+        201
+    );
+}

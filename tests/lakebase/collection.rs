@@ -221,7 +221,10 @@ fn migrate_applies_once_and_an_edited_migration_stops_startup() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&out).unwrap()["applied"],
-        json!(["0001_initial.sql"])
+        json!(shared::db::sql::MIGRATIONS
+            .iter()
+            .map(|m| m.name)
+            .collect::<Vec<_>>())
     );
     let (code, out, _) = brickbox(&["migrate"], &env);
     assert_eq!(code, 0);
@@ -299,10 +302,11 @@ fn migrations_from_two_processes_at_once_apply_once() {
             .unwrap()
             .len();
     }
-    assert_eq!(applied, 1, "the advisory lock serialises them");
+    let migrations = shared::db::sql::MIGRATIONS.len();
+    assert_eq!(applied, migrations, "the advisory lock serialises them");
     assert_eq!(
-        db.count("SELECT count(*) FROM brickbox_schema_migrations"),
-        1
+        db.count("SELECT count(*) FROM brickbox_schema_migrations") as usize,
+        migrations
     );
 }
 
@@ -328,4 +332,75 @@ fn secrets_in_database_url_never_reach_the_log() {
     for text in [&printed, &body, &health] {
         assert!(!text.contains("db-password-SHOULD-NOT-APPEAR"), "{text}");
     }
+}
+
+#[test]
+fn migrations_are_checksummed_and_all_or_nothing() {
+    use shared::db::migrate::{apply, MigrateError, Migration};
+    let db = TestDb::create();
+    let url = db.url();
+    let config =
+        shared::config::Config::from_lookup(|k| (k == "DATABASE_URL").then(|| url.clone()))
+            .expect("config");
+    let app = shared::AppState::new(config);
+    let database = app.db.clone().expect("configured");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut client = database
+            .get_background(Duration::from_secs(5))
+            .await
+            .expect("connects");
+        let v1 = Migration {
+            version: 1,
+            name: "0001_t.sql",
+            sql: "CREATE TABLE t (x int);",
+        };
+        let v2 = Migration {
+            version: 2,
+            name: "0002_u.sql",
+            sql: "CREATE TABLE u (x int);",
+        };
+        assert_eq!(apply(&mut client, &[v1]).await.unwrap(), ["0001_t.sql"]);
+
+        // The file of an applied migration changed: refused, and nothing else applied.
+        let edited = Migration {
+            sql: "CREATE TABLE t (x bigint);",
+            ..v1
+        };
+        let e = apply(&mut client, &[edited, v2]).await.unwrap_err();
+        assert!(
+            matches!(e, MigrateError::Edited { .. }) && e.is_fatal(),
+            "{e}"
+        );
+        assert!(
+            e.to_string()
+                .contains("sql/migrations/0001_t.sql was edited"),
+            "{e}"
+        );
+
+        // A failing migration rolls back with everything before it in the same run.
+        let bad = Migration {
+            version: 3,
+            name: "0003_bad.sql",
+            sql: "CREATE TABLE w (x int); CREATE TABLE (;",
+        };
+        let e = apply(&mut client, &[v1, v2, bad]).await.unwrap_err();
+        assert!(
+            matches!(e, MigrateError::Failed { .. }) && e.is_fatal(),
+            "{e}"
+        );
+        assert!(e.to_string().contains("0003_bad.sql"), "{e}");
+        assert_eq!(apply(&mut client, &[v1, v2]).await.unwrap(), ["0002_u.sql"]);
+    });
+    assert_eq!(
+        db.sql("SELECT string_agg(name, ',' ORDER BY version) FROM brickbox_schema_migrations"),
+        "0001_t.sql,0002_u.sql"
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM information_schema.tables WHERE table_name = 'w'"),
+        0
+    );
 }

@@ -364,3 +364,83 @@ fn a_configured_but_unreachable_database_fails_fast_and_keeps_ready_503() {
     );
     assert_eq!(get_as(&server.url("/api/user/me"), scim::ALICE).status, 200);
 }
+
+#[test]
+fn model_serving_table_helpers_write_and_read_per_user() {
+    use shared::db::logs::{
+        insert_inference_log, insert_schema_detection, list_inference_logs, NewInferenceLog,
+        NewSchemaDetection,
+    };
+    let fake = FakeWorkspace::start();
+    let db = TestDb::create();
+    let server = server_on(&fake, &db);
+    let database = server.app.db.clone().expect("configured");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = database.get().await.expect("a connection");
+        let t0 = OffsetDateTime::now_utc() - Duration::minutes(10);
+        for i in 0..5i64 {
+            let inputs = json!({"messages": [{"role": "user", "content": format!("q{i}")}]});
+            let predictions = json!({"choices": [i]});
+            let id = insert_inference_log(
+                &client,
+                &NewInferenceLog {
+                    request_id: &format!("req-{i}"),
+                    endpoint_name: "chat",
+                    user_id: if i == 4 {
+                        "bob@example.com"
+                    } else {
+                        "alice@example.com"
+                    },
+                    status: if i == 2 { "FAILURE" } else { "SUCCESS" },
+                    inputs: Some(&inputs),
+                    predictions: (i != 2).then_some(&predictions),
+                    error_message: (i == 2).then_some("model said no"),
+                    execution_time_ms: Some(100 + i),
+                    created_at: t0 + Duration::minutes(i),
+                    completed_at: Some(t0 + Duration::minutes(i) + Duration::seconds(1)),
+                },
+            )
+            .await
+            .expect("insert");
+            assert!(id > 0);
+        }
+        let (page, total) = list_inference_logs(&client, "alice@example.com", 2, 0)
+            .await
+            .unwrap();
+        assert_eq!(total, 4);
+        let ids: Vec<&str> = page.iter().map(|l| l.request_id.as_str()).collect();
+        assert_eq!(ids, ["req-3", "req-2"], "newest first");
+        assert_eq!(page[1].status, "FAILURE");
+        assert_eq!(page[1].predictions, None);
+        assert_eq!(page[1].error_message.as_deref(), Some("model said no"));
+        assert!(page[0].created_at.ends_with('Z'));
+        let (past_end, total) = list_inference_logs(&client, "alice@example.com", 10, 50)
+            .await
+            .unwrap();
+        assert_eq!(
+            (past_end.len(), total),
+            (0, 4),
+            "the total is known past the last page"
+        );
+        let id = insert_schema_detection(
+            &client,
+            &NewSchemaDetection {
+                endpoint_name: "chat",
+                user_id: "alice@example.com",
+                detected_type: "FOUNDATION_MODEL",
+                status: "SUCCESS",
+                latency_ms: 12,
+                error_message: None,
+                correlation_id: Some("cid-1"),
+            },
+        )
+        .await
+        .unwrap();
+        assert!(id > 0);
+    });
+    assert_eq!(db.sql("SELECT endpoint_name, detected_type, status, latency_ms, correlation_id FROM schema_detection_events"), "chat|FOUNDATION_MODEL|SUCCESS|12|cid-1");
+}

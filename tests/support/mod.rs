@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod fake_workspace;
+pub mod metrics_db;
 pub mod pg_cluster;
 
 use shared::config::Config;

@@ -26,8 +26,16 @@ pub const SCHEMA_DETECTION_INSERT: &str = sql!("schema_detection_insert.sql");
 
 /// The schema migrations, in order. A new migration is a new file in `sql/migrations/` and one
 /// line here; an applied migration is never edited (its checksum is recorded).
-pub const MIGRATIONS: &[super::migrate::Migration] = &[super::migrate::Migration {
-    version: 1,
-    name: "0001_initial.sql",
-    sql: sql!("migrations/0001_initial.sql"),
-}];
+pub const MIGRATIONS: &[super::migrate::Migration] = &[
+    super::migrate::Migration {
+        version: 1,
+        name: "0001_initial.sql",
+        sql: sql!("migrations/0001_initial.sql"),
+    },
+    // The aggregation tables (issue 4); numbered apart so the foundation can grow before it.
+    super::migrate::Migration {
+        version: 10,
+        name: "0010_aggregation.sql",
+        sql: sql!("migrations/0010_aggregation.sql"),
+    },
+];

@@ -1,0 +1,146 @@
+-- GET /api/v1/metrics/performance (SPEC §6.3): request totals and per (endpoint, method)
+-- figures over [start_time, end_time]: start_time is the start of the UTC hour `time_range`
+-- ago (so every hour of the range is whole, and aggregated hours are never cut), end_time now.
+--
+-- Every row is counted once: the raw rows of the range plus the buckets of its aggregated
+-- hours. The job moves rows from one to the other in one statement, and this one statement
+-- sees one snapshot, so a run before, during or after it changes nothing (docs/metrics.md).
+--
+-- Percentiles: with no aggregated hour in the range they are exactly percentile_cont, found
+-- without sorting the range: pass 1 counts the raw rows per fine histogram bucket, which
+-- locates the bucket holding each wanted rank; pass 2 reads and sorts only the rows of those
+-- few buckets (through the response-time index).
+-- With aggregated hours they come from the merged histograms (stored ones plus the raw rows
+-- bucketed alike), interpolated like percentile_cont: within 2 %.
+--
+-- Parameters: $1 text — the range as an interval ('24 hours', '7 days', …);
+--             $2 text — endpoint filter (exact route template), NULL for all.
+-- Result: the total row first (is_total true, endpoint and method NULL; always present), then
+-- one row per (endpoint, method) by request_count desc, endpoint, method:
+-- is_total boolean, endpoint text, method text, request_count bigint, error_count bigint,
+-- sum_ms float8, p50_ms float8, p95_ms float8, p99_ms float8, start_time timestamptz,
+-- end_time timestamptz.
+-- (The range bounds are written out rather than taken from a CTE: a CTE scan in the join would
+-- keep the raw scans from running in parallel.)
+WITH buckets AS MATERIALIZED (
+    SELECT a.endpoint, a.method, a.count, a.sum_ms, a.error_count, a.hist_keys, a.hist_counts
+    FROM aggregated_metrics a
+    WHERE a.kind = 'request' AND a.hour >= date_trunc('hour', now() - $1::text::interval, 'UTC')
+      AND a.hour <= now()
+      AND ($2::text IS NULL OR a.endpoint = $2::text)
+),
+has_agg AS MATERIALIZED (
+    SELECT EXISTS (SELECT 1 FROM buckets) AS yes
+),
+-- Pass 1: the raw rows of the range per (endpoint, method, fine bucket).
+raw_cells AS MATERIALIZED (
+    SELECT p.endpoint, p.method, brickbox_hist_fine(p.response_time_ms) AS fine,
+           count(*) AS n, sum(p.response_time_ms) AS s,
+           count(*) FILTER (WHERE p.status_code >= 400) AS e
+    FROM performance_metrics p
+    WHERE p.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND p.timestamp <= now()
+      AND ($2::text IS NULL OR p.endpoint = $2::text)
+    GROUP BY 1, 2, 3
+),
+-- One series per (endpoint, method) plus the total series ('', '').
+totals AS MATERIALIZED (
+    SELECT GROUPING(endpoint, method) = 3 AS is_total,
+           coalesce(endpoint, '') AS endpoint, coalesce(method, '') AS method,
+           coalesce(sum(n), 0)::bigint AS n, sum(s) AS s, coalesce(sum(e), 0)::bigint AS e
+    FROM (SELECT endpoint, method, n, s, e FROM raw_cells
+          UNION ALL
+          SELECT endpoint, method, count, sum_ms, error_count FROM buckets) u
+    GROUP BY GROUPING SETS ((endpoint, method), ())
+),
+-- Histogram cells per series: fine buckets when exact, histogram buckets otherwise.
+series AS MATERIALIZED (
+    SELECT g.is_total, g.endpoint, g.method, c.k, sum(c.n)::bigint AS n
+    FROM (SELECT endpoint, method,
+                 CASE WHEN (SELECT yes FROM has_agg) THEN brickbox_hist_bucket(fine)
+                      ELSE fine END AS k,
+                 n
+          FROM raw_cells
+          UNION ALL
+          SELECT k.endpoint, k.method, h.k, h.n
+          FROM buckets k, unnest(k.hist_keys, k.hist_counts) AS h(k, n)) c
+    CROSS JOIN LATERAL (VALUES (false, c.endpoint, c.method), (true, '', ''))
+        AS g(is_total, endpoint, method)
+    GROUP BY 1, 2, 3, 4
+),
+positioned AS (
+    SELECT is_total, endpoint, method, k, n,
+           (sum(n) OVER (PARTITION BY is_total, endpoint, method ORDER BY k))::bigint - n AS before
+    FROM series
+),
+-- percentile_cont(q) interpolates the values at ranks floor(q (n-1)) and the next one.
+-- (Ranks stay bigint: the window sums are cast back from numeric, which compares slowly.)
+wanted AS MATERIALIZED (
+    SELECT t.is_total, t.endpoint, t.method, q.i, q.q * (t.n - 1) AS r, x.which, x.rank
+    FROM totals t
+    CROSS JOIN unnest(ARRAY[0.5, 0.95, 0.99]::float8[]) WITH ORDINALITY AS q(q, i)
+    CROSS JOIN LATERAL (VALUES (0, floor(q.q * (t.n - 1))::bigint),
+                               (1, least(floor(q.q * (t.n - 1))::bigint + 1, t.n - 1)))
+        AS x(which, rank)
+    WHERE t.n > 0
+),
+located AS MATERIALIZED (
+    SELECT w.*, p.k, w.rank - p.before AS pos
+    FROM wanted w
+    JOIN positioned p
+      ON p.is_total = w.is_total AND p.endpoint = w.endpoint AND p.method = w.method
+     AND w.rank >= p.before AND w.rank < p.before + p.n
+),
+-- Pass 2 (exact only): the raw rows of the located fine buckets, found through the
+-- response-time index (a bucket is a narrow value range; the exact bucket test removes the
+-- rows the slightly widened range lets in), then ranked inside their bucket.
+picked AS MATERIALIZED (
+    SELECT p.endpoint, p.method, l.k, p.v
+    FROM (SELECT DISTINCT k FROM located) l
+    CROSS JOIN LATERAL (
+        SELECT r.endpoint, r.method, r.response_time_ms AS v
+        FROM performance_metrics r
+        WHERE r.response_time_ms > brickbox_hist_fine_lower(l.k)
+          AND r.response_time_ms <= brickbox_hist_fine_upper(l.k)
+          AND brickbox_hist_fine(r.response_time_ms) = l.k
+          AND r.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC')
+          AND r.timestamp <= now()
+          AND ($2::text IS NULL OR r.endpoint = $2::text)
+        OFFSET 0  -- keeps this a per-bucket index range scan rather than one hash join
+    ) p
+    WHERE NOT (SELECT yes FROM has_agg)
+),
+picked_ranked AS (
+    SELECT false AS is_total, endpoint, method, k, v,
+           row_number() OVER (PARTITION BY endpoint, method, k ORDER BY v) - 1 AS pos
+    FROM picked
+    WHERE (endpoint, method, k) IN (SELECT endpoint, method, k FROM located WHERE NOT is_total)
+    UNION ALL
+    SELECT true, '', '', k, v, row_number() OVER (PARTITION BY k ORDER BY v) - 1
+    FROM picked
+    WHERE k IN (SELECT k FROM located WHERE is_total)
+),
+valued AS (
+    SELECT l.is_total, l.endpoint, l.method, l.i, l.r, l.which,
+           CASE WHEN (SELECT yes FROM has_agg) THEN brickbox_hist_value(l.k) ELSE pr.v END AS v
+    FROM located l
+    LEFT JOIN picked_ranked pr
+      ON NOT (SELECT yes FROM has_agg)
+     AND pr.is_total = l.is_total AND pr.endpoint = l.endpoint AND pr.method = l.method
+     AND pr.k = l.k AND pr.pos = l.pos
+),
+pct AS (
+    SELECT is_total, endpoint, method, array_agg(lo + (r - floor(r)) * (hi - lo) ORDER BY i) AS p
+    FROM (SELECT is_total, endpoint, method, i, max(r) AS r,
+                 max(v) FILTER (WHERE which = 0) AS lo, max(v) FILTER (WHERE which = 1) AS hi
+          FROM valued GROUP BY 1, 2, 3, 4) x
+    GROUP BY 1, 2, 3
+)
+SELECT t.is_total,
+       CASE WHEN t.is_total THEN NULL ELSE t.endpoint END AS endpoint,
+       CASE WHEN t.is_total THEN NULL ELSE t.method END   AS method,
+       t.n AS request_count, t.e AS error_count, t.s AS sum_ms,
+       p.p[1] AS p50_ms, p.p[2] AS p95_ms, p.p[3] AS p99_ms,
+       date_trunc('hour', now() - $1::text::interval, 'UTC') AS start_time, now() AS end_time
+FROM totals t
+LEFT JOIN pct p ON p.is_total = t.is_total AND p.endpoint = t.endpoint AND p.method = t.method
+ORDER BY t.is_total DESC, t.n DESC, t.endpoint, t.method;

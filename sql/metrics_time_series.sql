@@ -1,0 +1,142 @@
+-- GET /api/v1/metrics/time-series (SPEC §6.3): one point per hour or day of the range,
+-- ascending, zero-filled, one row per timestamp (generate_series drives the output).
+-- The range is [start of the UTC hour `time_range` ago, now], as in metrics_performance.sql;
+-- each point covers the part of its interval inside the range. Sources as there: raw rows
+-- plus aggregated buckets, each row counted once. p95 is exact (percentile_cont, found with
+-- the two-pass fine-bucket selection) for a point without aggregated hours, and from the
+-- merged histogram (within 2 %) for a point with some. Users are distinct per point, exact:
+-- raw events plus the aggregated hours' distinct users.
+--
+-- Parameters: $1 text — the range as an interval ('24 hours', …); $2 text — 'hour' or 'day';
+--             $3 boolean — compute request figures; $4 boolean — compute event figures.
+-- Result: one row per point, by ts: ts timestamptz, total_requests bigint, error_count bigint,
+-- sum_ms float8 (NULL without requests), p95_ms float8 (NULL without requests),
+-- total_events bigint, unique_users bigint. Figures not asked for are 0 / NULL.
+WITH points AS MATERIALIZED (
+    SELECT ts
+    FROM generate_series(date_trunc($2::text, date_trunc('hour', now() - $1::text::interval, 'UTC'), 'UTC'),
+                         date_trunc($2::text, now(), 'UTC'),
+                         ('1 ' || $2::text)::interval) AS ts
+),
+buckets AS MATERIALIZED (
+    SELECT date_trunc($2::text, a.hour, 'UTC') AS ts, a.kind, a.count, a.sum_ms, a.error_count,
+           a.hist_keys, a.hist_counts
+    FROM aggregated_metrics a
+    WHERE a.hour >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND a.hour <= now()
+      AND ((a.kind = 'request' AND $3::boolean) OR (a.kind = 'event' AND $4::boolean))
+),
+-- Points whose percentiles come from histograms: those with an aggregated request hour.
+hist_points AS MATERIALIZED (
+    SELECT DISTINCT ts FROM buckets WHERE kind = 'request'
+),
+raw_cells AS MATERIALIZED (
+    SELECT date_trunc($2::text, p.timestamp, 'UTC') AS ts,
+           brickbox_hist_fine(p.response_time_ms) AS fine,
+           count(*) AS n, sum(p.response_time_ms) AS s,
+           count(*) FILTER (WHERE p.status_code >= 400) AS e
+    FROM performance_metrics p
+    WHERE $3::boolean
+      AND p.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND p.timestamp <= now()
+    GROUP BY 1, 2
+),
+req AS MATERIALIZED (
+    SELECT ts, sum(n)::bigint AS n, sum(s) AS s, sum(e)::bigint AS e
+    FROM (SELECT ts, n, s, e FROM raw_cells
+          UNION ALL
+          SELECT ts, count, sum_ms, error_count FROM buckets WHERE kind = 'request') u
+    GROUP BY ts
+),
+series AS MATERIALIZED (
+    SELECT ts, k, sum(n)::bigint AS n
+    FROM (SELECT c.ts,
+                 CASE WHEN c.ts IN (SELECT ts FROM hist_points) THEN brickbox_hist_bucket(c.fine)
+                      ELSE c.fine END AS k,
+                 c.n
+          FROM raw_cells c
+          UNION ALL
+          SELECT k.ts, h.k, h.n
+          FROM buckets k, unnest(k.hist_keys, k.hist_counts) AS h(k, n)
+          WHERE k.kind = 'request') u
+    GROUP BY ts, k
+),
+positioned AS (
+    SELECT ts, k, n, (sum(n) OVER (PARTITION BY ts ORDER BY k))::bigint - n AS before
+    FROM series
+),
+wanted AS (
+    SELECT r.ts, 0.95 * (r.n - 1) AS r, x.which, x.rank,
+           r.ts IN (SELECT ts FROM hist_points) AS from_hist
+    FROM req r
+    CROSS JOIN LATERAL (VALUES (0, floor(0.95 * (r.n - 1))::bigint),
+                               (1, least(floor(0.95 * (r.n - 1))::bigint + 1, r.n - 1)))
+        AS x(which, rank)
+    WHERE r.n > 0
+),
+located AS MATERIALIZED (
+    SELECT w.*, p.k, w.rank - p.before AS pos
+    FROM wanted w
+    JOIN positioned p ON p.ts = w.ts AND w.rank >= p.before AND w.rank < p.before + p.n
+),
+-- Pass 2: the raw rows of the located fine buckets of exact points, ranked in their bucket.
+picked AS (
+    SELECT ts, k, v, row_number() OVER (PARTITION BY ts, k ORDER BY v) - 1 AS pos
+    FROM (SELECT date_trunc($2::text, p.timestamp, 'UTC') AS ts,
+                 brickbox_hist_fine(p.response_time_ms) AS k, p.response_time_ms AS v
+          FROM performance_metrics p
+          WHERE $3::boolean
+            AND EXISTS (SELECT 1 FROM located WHERE NOT from_hist)
+            AND p.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC')
+            AND p.timestamp <= now()
+            AND brickbox_hist_fine(p.response_time_ms) IN
+                (SELECT k FROM located WHERE NOT from_hist)) c
+    WHERE (ts, k) IN (SELECT ts, k FROM located WHERE NOT from_hist)
+),
+p95 AS (
+    SELECT ts, lo + (r - floor(r)) * (hi - lo) AS p95
+    FROM (SELECT l.ts, max(l.r) AS r,
+                 max(CASE WHEN l.from_hist THEN brickbox_hist_value(l.k) ELSE pk.v END)
+                     FILTER (WHERE l.which = 0) AS lo,
+                 max(CASE WHEN l.from_hist THEN brickbox_hist_value(l.k) ELSE pk.v END)
+                     FILTER (WHERE l.which = 1) AS hi
+          FROM located l
+          LEFT JOIN picked pk ON NOT l.from_hist AND pk.ts = l.ts AND pk.k = l.k AND pk.pos = l.pos
+          GROUP BY l.ts) x
+),
+ev AS (
+    SELECT ts, sum(n)::bigint AS n
+    FROM (SELECT date_trunc($2::text, u.timestamp, 'UTC') AS ts, count(*) AS n
+          FROM usage_events u
+          WHERE $4::boolean
+            AND u.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC')
+            AND u.timestamp <= now()
+          GROUP BY 1
+          UNION ALL
+          SELECT ts, count FROM buckets WHERE kind = 'event') x
+    GROUP BY ts
+),
+users AS (
+    SELECT ts, count(DISTINCT user_id) AS n
+    FROM (SELECT date_trunc($2::text, u.timestamp, 'UTC') AS ts, u.user_id
+          FROM usage_events u
+          WHERE $4::boolean
+            AND u.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC')
+            AND u.timestamp <= now()
+          UNION ALL
+          SELECT date_trunc($2::text, au.hour, 'UTC'), au.user_id
+          FROM aggregated_users au
+          WHERE $4::boolean AND au.source = 'event'
+            AND au.hour >= date_trunc('hour', now() - $1::text::interval, 'UTC')
+            AND au.hour <= now()) x
+    WHERE user_id IS NOT NULL
+    GROUP BY ts
+)
+SELECT pt.ts,
+       coalesce(r.n, 0) AS total_requests, coalesce(r.e, 0) AS error_count, r.s AS sum_ms,
+       q.p95 AS p95_ms,
+       coalesce(e.n, 0) AS total_events, coalesce(u.n, 0) AS unique_users
+FROM points pt
+LEFT JOIN req r ON r.ts = pt.ts
+LEFT JOIN p95 q ON q.ts = pt.ts
+LEFT JOIN ev e ON e.ts = pt.ts
+LEFT JOIN users u ON u.ts = pt.ts
+ORDER BY pt.ts;

@@ -1,0 +1,103 @@
+-- GET /api/v1/metrics/usage (SPEC §6.3): usage-event figures over [start of the UTC hour
+-- `time_range` ago, now], counted from the raw rows plus the aggregated buckets (each row
+-- once; see metrics_performance.sql). Distinct-user counts are exact: the raw rows' users plus
+-- the aggregated hours' distinct users (aggregated_users), deduplicated together.
+--
+-- The event_type filter applies to the usage events (total_events, unique_users,
+-- success_rate, event_distribution, page_views, and their share of active_users); API
+-- requests always count towards active_users and active_users_current_hour.
+--
+-- Parameters: $1 text — the range as an interval ('24 hours', …); $2 text — event_type
+-- filter, NULL for all.
+-- Result: one row: total_events bigint, unique_users bigint, active_users bigint,
+-- active_users_current_hour bigint, success_true bigint, success_known bigint,
+-- event_distribution jsonb ({type: n}), page_views jsonb ({page: n}),
+-- start_time timestamptz, end_time timestamptz.
+WITH buckets AS MATERIALIZED (
+    SELECT a.event_type, a.count, a.success_true, a.success_known, a.page_views
+    FROM aggregated_metrics a
+    WHERE a.kind = 'event'
+      AND a.hour >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND a.hour <= now()
+      AND ($2::text IS NULL OR a.event_type = $2::text)
+),
+raw AS MATERIALIZED (
+    SELECT u.event_type, count(*) AS n,
+           count(*) FILTER (WHERE u.success) AS st,
+           count(*) FILTER (WHERE u.success IS NOT NULL) AS sk
+    FROM usage_events u
+    WHERE u.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND u.timestamp <= now()
+      AND ($2::text IS NULL OR u.event_type = $2::text)
+    GROUP BY u.event_type
+),
+by_type AS (
+    SELECT event_type, sum(n)::bigint AS n, sum(st)::bigint AS st, sum(sk)::bigint AS sk
+    FROM (SELECT event_type, n, st, sk FROM raw
+          UNION ALL
+          SELECT event_type, count, success_true, success_known FROM buckets) x
+    GROUP BY event_type
+),
+pages AS (
+    SELECT page_name, sum(n)::bigint AS n
+    FROM (SELECT u.page_name, count(*) AS n
+          FROM usage_events u
+          WHERE u.event_type = 'page_view' AND u.page_name IS NOT NULL
+            AND u.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC')
+            AND u.timestamp <= now()
+            AND ($2::text IS NULL OR u.event_type = $2::text)
+          GROUP BY u.page_name
+          UNION ALL
+          SELECT p.key, p.value::bigint
+          FROM buckets k, jsonb_each_text(k.page_views) AS p) x
+    GROUP BY page_name
+),
+event_users AS MATERIALIZED (
+    SELECT DISTINCT user_id
+    FROM (SELECT u.user_id
+          FROM usage_events u
+          WHERE u.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC')
+            AND u.timestamp <= now()
+            AND ($2::text IS NULL OR u.event_type = $2::text)
+          UNION ALL
+          SELECT au.user_id
+          FROM aggregated_users au
+          WHERE au.source = 'event'
+            AND au.hour >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND au.hour <= now()
+            AND ($2::text IS NULL OR au.event_type = $2::text)) x
+    WHERE user_id IS NOT NULL
+),
+request_users AS (
+    SELECT p.user_id
+    FROM performance_metrics p
+    WHERE p.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND p.timestamp <= now()
+      AND p.user_id IS NOT NULL
+    UNION
+    SELECT au.user_id
+    FROM aggregated_users au
+    WHERE au.source = 'request'
+      AND au.hour >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND au.hour <= now()
+),
+-- The current hour is never aggregated (the job only touches hours 7 days old).
+current_users AS (
+    SELECT p.user_id
+    FROM performance_metrics p
+    WHERE p.timestamp >= date_trunc('hour', now(), 'UTC') AND p.timestamp <= now()
+      AND p.user_id IS NOT NULL
+    UNION
+    SELECT u.user_id
+    FROM usage_events u
+    WHERE u.timestamp >= date_trunc('hour', now(), 'UTC') AND u.timestamp <= now()
+      AND ($2::text IS NULL OR u.event_type = $2::text)
+      AND u.user_id IS NOT NULL
+)
+SELECT coalesce((SELECT sum(n) FROM by_type), 0)::bigint               AS total_events,
+       (SELECT count(*) FROM event_users)                              AS unique_users,
+       (SELECT count(*) FROM (SELECT user_id FROM event_users
+                              UNION
+                              SELECT user_id FROM request_users) a)    AS active_users,
+       (SELECT count(*) FROM current_users)                            AS active_users_current_hour,
+       coalesce((SELECT sum(st) FROM by_type), 0)::bigint              AS success_true,
+       coalesce((SELECT sum(sk) FROM by_type), 0)::bigint              AS success_known,
+       coalesce((SELECT jsonb_object_agg(event_type, n) FROM by_type), '{}')  AS event_distribution,
+       coalesce((SELECT jsonb_object_agg(page_name, n) FROM pages), '{}')     AS page_views,
+       date_trunc('hour', now() - $1::text::interval, 'UTC')                 AS start_time,
+       now()                                                           AS end_time;
