@@ -104,6 +104,9 @@ export const ROUTES = Object.freeze({
   preferencesDelete: { name: "preferences_delete", method: "DELETE", path: "/api/preferences/{preference_key}", auth: "user" },
   usageEventsCreate: { name: "usage_events_create", method: "POST", path: "/api/v1/metrics/usage-events", auth: "user" },
   usageCount: { name: "usage_count", method: "GET", path: "/api/v1/metrics/usage/count", auth: "user" },
+  metricsPerformance: { name: "metrics_performance", method: "GET", path: "/api/v1/metrics/performance", auth: "admin" },
+  metricsUsage: { name: "metrics_usage", method: "GET", path: "/api/v1/metrics/usage", auth: "admin" },
+  metricsTimeSeries: { name: "metrics_time_series", method: "GET", path: "/api/v1/metrics/time-series", auth: "admin" },
 });
 
 /**
@@ -302,4 +305,31 @@ export function usageEventsCreate(body, init) {
  */
 export function usageCount(query, init) {
   return call("GET", "/api/v1/metrics/usage/count", undefined, query, init);
+}
+
+/**
+ * GET /api/v1/metrics/performance (admin): Request totals, error rate and response-time percentiles, overall and per endpoint
+ * @param {object} [query] time_range, endpoint
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function metricsPerformance(query, init) {
+  return call("GET", "/api/v1/metrics/performance", undefined, query, init);
+}
+
+/**
+ * GET /api/v1/metrics/usage (admin): Usage events: totals, unique and active users, success rate, event types and page views
+ * @param {object} [query] time_range, event_type
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function metricsUsage(query, init) {
+  return call("GET", "/api/v1/metrics/usage", undefined, query, init);
+}
+
+/**
+ * GET /api/v1/metrics/time-series (admin): Requests and usage per hour or day: one zero-filled point per interval
+ * @param {object} [query] time_range, metric_type, interval
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function metricsTimeSeries(query, init) {
+  return call("GET", "/api/v1/metrics/time-series", undefined, query, init);
 }
