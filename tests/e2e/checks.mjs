@@ -191,7 +191,7 @@ export const CHECKS = {
         const answer = (await page.textContent("[data-testid=model-answer]")).trim();
         assert(answer.length > 0, "empty answer");
         if (args.answer) assert(answer.includes(args.answer), `answer ${JSON.stringify(answer)} lacks ${JSON.stringify(args.answer)}`);
-        await page.waitForFunction((name) => [...document.querySelectorAll("#history-heading ~ div table.data tbody td")].some((td) => td.textContent === name), args.endpoint);
+        await page.waitForFunction((name) => [...document.querySelectorAll("[data-testid=history] table.data tbody td")].some((td) => td.textContent === name), args.endpoint);
         await page.getByRole("button", { name: "Details" }).first().click();
         await shot(page, screenshots, `${args.role}-models-invoked`);
         // Invalid JSON disables Invoke and says why.

@@ -235,7 +235,7 @@ export async function render(root, { signal, tracker }) {
 
   // ---- history ------------------------------------------------------------------------------
   const historyRefresh = h("button", { class: "btn btn-small", type: "button", "data-track-id": "history-refresh" }, "Refresh");
-  const historyBody = h("div", { "aria-live": "polite" });
+  const historyBody = h("div", { "aria-live": "polite", "data-testid": "history" });
   historyCard.append(h("div", { class: "card-header" }, h("h2", { id: "history-heading" }, "Your history"), h("div", { class: "actions" }, historyRefresh)), historyBody);
   let historyOffset = 0;
   historyRefresh.addEventListener("click", () => loadHistory(historyOffset));
