@@ -213,7 +213,8 @@ fn bench_dashboard_with_90_days_of_data() {
         "SELECT (SELECT count(*) FROM performance_metrics) + (SELECT count(*) FROM usage_events)",
     );
     println!("seeded {rows} raw rows over 90 days");
-    run_checks(&server, "admin", &["timing"], &[]);
+    // Before any aggregation every hour is read from the raw tables: measured, not held to 1 s.
+    run_checks(&server, "admin", &["timing"], &["--budget-ms", "0"]);
 
     // As in production: the scheduled job has rolled everything older than 7 days into hourly
     // buckets, so most of the range is read from the aggregated table.
@@ -229,7 +230,10 @@ fn bench_dashboard_with_90_days_of_data() {
         "aggregation failed: {}",
         String::from_utf8_lossy(&job.stderr)
     );
-    println!("aggregated: {}", String::from_utf8_lossy(&job.stdout).trim());
+    println!(
+        "aggregated: {}",
+        String::from_utf8_lossy(&job.stdout).trim()
+    );
     run_checks(&server, "admin", &["timing"], &[]);
 }
 

@@ -430,18 +430,23 @@ export const CHECKS = {
           await page.goto(`${args.base}/#/metrics`);
           await page.waitForSelector('[data-page=metrics][data-state="ready"]');
           const cold = await page.evaluate(() => Math.round(performance.getEntriesByName("brickbox:metrics-rendered")[0].startTime));
-          const points = await page.evaluate(() => document.querySelectorAll("[data-testid=chart-latency] svg path.line").length);
-          results[range] = { in_app_navigation_ms: navigate, cold_load_ms: cold, lines: points };
+          // The slowest of the three metrics calls (they run in parallel), as the browser timed it.
+          const api = await page.evaluate(() =>
+            Math.round(Math.max(...performance.getEntriesByType("resource").filter((e) => e.name.includes("/api/v1/metrics/")).map((e) => e.duration))),
+          );
+          results[range] = { in_app_navigation_ms: navigate, cold_load_ms: cold, slowest_api_ms: api };
         } finally {
           await context.close();
         }
       }
       report.measurements.dashboard = results;
-      const worst = Math.max(...Object.values(results).map((r) => Math.max(r.in_app_navigation_ms, r.cold_load_ms)));
-      assert(worst <= DASHBOARD_BUDGET_MS, `the dashboard took ${worst} ms, over ${DASHBOARD_BUDGET_MS} ms: ${JSON.stringify(results)}`);
-      return Object.entries(results)
-        .map(([r, v]) => `${r}: ${v.in_app_navigation_ms} ms in-app, ${v.cold_load_ms} ms cold`)
+      const summary = Object.entries(results)
+        .map(([r, v]) => `${r}: ${v.in_app_navigation_ms} ms in-app, ${v.cold_load_ms} ms cold (slowest API call ${v.slowest_api_ms} ms)`)
         .join("; ");
+      const worst = Math.max(...Object.values(results).map((r) => Math.max(r.in_app_navigation_ms, r.cold_load_ms)));
+      const budget = args.budgetMs ?? DASHBOARD_BUDGET_MS;
+      assert(budget === 0 || worst <= budget, `the dashboard took ${worst} ms, over ${budget} ms: ${summary}`);
+      return summary;
     },
   },
 };

@@ -4,6 +4,7 @@
 //
 //   node tests/e2e/run.mjs BASE_URL --role admin|user [--checks a,b,c] [--out DIR]
 //        [--table catalog.schema.table] [--endpoint NAME] [--answer TEXT] [--marker TEXT]
+//        [--budget-ms N]   (timing: the dashboard budget, 0 = measure only)
 //
 // Prints one line per check ("ok - name" / "not ok - name: why"), writes screenshots and
 // report-ROLE.json (measurements) under --out, and exits 0 only when every check passed.
@@ -31,6 +32,7 @@ function parseArgs(argv) {
     else if (a === "--endpoint") args.endpoint = value();
     else if (a === "--answer") args.answer = value();
     else if (a === "--marker") args.marker = value();
+    else if (a === "--budget-ms") args.budgetMs = Number(value());
     else if (a.startsWith("--")) throw new Error(`unknown option ${a}`);
     else args.base = a.replace(/\/$/, "");
   }

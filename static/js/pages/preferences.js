@@ -93,7 +93,6 @@ export async function render(root, { signal, tracker, preferenceChanged }) {
       const row = await fn("preferencesUpsert")({ preference_key: k, preference_value: value.value }, { signal });
       tracker.track({ event_type: "preference_changed", element_id: "pref-save", success: true, metadata: { key: k } });
       preferenceChanged(k, row.preference_value);
-      toast(`Preference "${k}" saved.`, "success");
       formStatus.replaceChildren(h("div", { class: "alert alert-success", role: "status" }, h("div", { class: "alert-text" }, `Preference "${k}" saved.`)));
       setTimeout(() => formStatus.replaceChildren(), 4000);
       await load();
