@@ -80,10 +80,22 @@ async function loadUser() {
     state.user = await api.userMe();
     label.textContent = state.user.display_name ? `${state.user.display_name} (${state.user.user_name})` : state.user.user_name;
     document.getElementById("nav-metrics-item").hidden = !state.user.is_admin;
+    if (state.user.is_admin) preloadWhenIdle(["./pages/metrics.js", "./chart.js"]);
   } catch (error) {
     state.userError = error;
     label.textContent = "Not signed in";
   }
+}
+
+/** Fetch modules an admin is likely to open next, once the page is idle (not on first load). */
+function preloadWhenIdle(paths) {
+  const preload = () => {
+    for (const path of paths) {
+      document.head.append(h("link", { rel: "modulepreload", href: new URL(path, import.meta.url).pathname }));
+    }
+  };
+  if ("requestIdleCallback" in window) requestIdleCallback(preload, { timeout: 3000 });
+  else setTimeout(preload, 1000);
 }
 
 async function route() {
