@@ -3,7 +3,8 @@
 -- The range is [start of the UTC hour `time_range` ago, now], as in metrics_performance.sql;
 -- each point covers the part of its interval inside the range. Sources as there: raw rows
 -- plus aggregated buckets, each row counted once. p95 is exact (percentile_cont, found with
--- the two-pass fine-bucket selection) for a point without aggregated hours, and from the
+-- the two-pass fine-bucket selection of metrics_performance.sql, with one series per point)
+-- for a point without aggregated hours, and from the
 -- merged histogram (within 2 %) for a point with some. Users are distinct per point, exact:
 -- raw events plus the aggregated hours' distinct users.
 --
@@ -63,7 +64,7 @@ positioned AS (
     SELECT ts, k, n, (sum(n) OVER (PARTITION BY ts ORDER BY k))::bigint - n AS before
     FROM series
 ),
-wanted AS (
+wanted AS MATERIALIZED (
     SELECT r.ts, 0.95 * (r.n - 1) AS r, x.which, x.rank,
            r.ts IN (SELECT ts FROM hist_points) AS from_hist
     FROM req r
@@ -77,18 +78,22 @@ located AS MATERIALIZED (
     FROM wanted w
     JOIN positioned p ON p.ts = w.ts AND w.rank >= p.before AND w.rank < p.before + p.n
 ),
--- Pass 2: the raw rows of the located fine buckets of exact points, ranked in their bucket.
+-- Pass 2: the raw rows of the located fine buckets of exact points, found through the
+-- response-time index (see metrics_performance.sql), ranked inside their bucket.
 picked AS (
     SELECT ts, k, v, row_number() OVER (PARTITION BY ts, k ORDER BY v) - 1 AS pos
-    FROM (SELECT date_trunc($2::text, p.timestamp, 'UTC') AS ts,
-                 brickbox_hist_fine(p.response_time_ms) AS k, p.response_time_ms AS v
-          FROM performance_metrics p
-          WHERE $3::boolean
-            AND EXISTS (SELECT 1 FROM located WHERE NOT from_hist)
-            AND p.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC')
-            AND p.timestamp <= now()
-            AND brickbox_hist_fine(p.response_time_ms) IN
-                (SELECT k FROM located WHERE NOT from_hist)) c
+    FROM (SELECT date_trunc($2::text, p.timestamp, 'UTC') AS ts, l.k, p.v
+          FROM (SELECT DISTINCT k FROM located WHERE NOT from_hist) l
+          CROSS JOIN LATERAL (
+              SELECT r.timestamp, r.response_time_ms AS v
+              FROM performance_metrics r
+              WHERE r.response_time_ms > brickbox_hist_fine_lower(l.k)
+                AND r.response_time_ms <= brickbox_hist_fine_upper(l.k)
+                AND brickbox_hist_fine(r.response_time_ms) = l.k
+                AND r.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC')
+                AND r.timestamp <= now()
+              OFFSET 0  -- a per-bucket index range scan, not one pass over the range
+          ) p) c
     WHERE (ts, k) IN (SELECT ts, k FROM located WHERE NOT from_hist)
 ),
 p95 AS (
