@@ -7,7 +7,9 @@ mod support;
 
 mod aggregation_job;
 mod auth;
+mod bench_lakebase;
 mod binary;
 mod http_server;
+mod lakebase;
 mod metrics_api;
 mod static_files;

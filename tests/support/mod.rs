@@ -1,8 +1,10 @@
 //! Test support: the in-process `TestServer` on an ephemeral port, the real-binary
 //! `BinaryServer`, a tiny blocking HTTP client, and the fake Databricks workspace.
 
+pub mod db;
 pub mod fake_workspace;
 pub mod metrics_db;
+pub mod pg_cluster;
 
 use shared::config::Config;
 use shared::AppState;

@@ -6,6 +6,8 @@
 //! one list of which module answers which path. Tests change behaviour through `FakeWorkspace`
 //! methods, which lock the shared state.
 
+pub mod database;
+pub mod oauth;
 pub mod scim;
 
 use http_body_util::{BodyExt, Full};
@@ -92,12 +94,27 @@ pub struct FakeState {
     /// `(path, bearer token or "-") → calls`.
     pub calls: HashMap<(String, String), usize>,
     pub scim: scim::ScimState,
+    pub oauth: oauth::OAuthState,
+    pub database: database::DatabaseState,
 }
 
 /// Which module answers which path.
 fn route(state: &mut FakeState, req: &FakeRequest) -> FakeResponse {
     match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/api/2.0/preview/scim/v2/Me") => scim::me(&mut state.scim, req),
+        ("POST", "/oidc/v1/token") => oauth::token(&mut state.oauth, req),
+        ("POST", "/api/2.0/database/credentials") => database::credentials(
+            &mut state.database,
+            &state.oauth.issued,
+            database::Api::Instance,
+            req,
+        ),
+        ("POST", "/api/2.0/postgres/credentials") => database::credentials(
+            &mut state.database,
+            &state.oauth.issued,
+            database::Api::Endpoint,
+            req,
+        ),
         _ => FakeResponse::error(
             404,
             "ENDPOINT_NOT_FOUND",
