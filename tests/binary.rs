@@ -173,3 +173,23 @@ fn nothing_the_process_prints_contains_a_token() {
     }
     assert!(printed.contains("local development token is ON"));
 }
+
+#[test]
+fn inside_apps_it_binds_all_interfaces_and_logs_json() {
+    let mut server = BinaryServer::start(&[("DATABRICKS_APP_PORT", "8000")]);
+    assert_eq!(server.addr.ip().to_string(), "0.0.0.0");
+    let local = format!("http://127.0.0.1:{}/health", server.addr.port());
+    assert_eq!(get(&local, &[]).status, 200);
+    server.sigterm();
+    server.wait_exit(Duration::from_secs(10)).expect("exits");
+    let printed = server.output();
+    for line in printed.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(
+            v["ts"].as_str().unwrap().ends_with('Z') && v["level"].is_string(),
+            "{line}"
+        );
+    }
+    assert!(printed.contains("Databricks Apps"));
+}

@@ -7,9 +7,13 @@ mod support;
 
 mod aggregation_job;
 mod auth;
+mod bench_databricks;
 mod bench_lakebase;
 mod binary;
+mod deploy;
 mod http_server;
 mod lakebase;
 mod metrics_api;
+mod model_serving;
 mod static_files;
+mod unity_catalog;

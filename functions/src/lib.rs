@@ -13,6 +13,11 @@ pub mod metrics_performance;
 pub mod metrics_prometheus;
 pub mod metrics_time_series;
 pub mod metrics_usage;
+pub mod model_endpoint_get;
+pub mod model_endpoint_schema;
+pub mod model_endpoints_list;
+pub mod model_invoke;
+pub mod model_logs;
 pub mod openapi;
 pub mod openapi_json;
 pub mod ping;
@@ -20,6 +25,12 @@ pub mod preferences_delete;
 pub mod preferences_list;
 pub mod preferences_upsert;
 pub mod ready;
+pub mod uc_catalogs;
+pub mod uc_query;
+pub mod uc_query_get;
+pub mod uc_schemas;
+pub mod uc_table_names;
+pub mod uc_tables;
 pub mod usage_count;
 pub mod usage_events_create;
 pub mod user_me;
@@ -34,6 +45,17 @@ pub const ALL: &[Function] = &[
     metrics_prometheus::FUNCTION,
     user_me::FUNCTION,
     user_workspace::FUNCTION,
+    uc_catalogs::FUNCTION,
+    uc_schemas::FUNCTION,
+    uc_table_names::FUNCTION,
+    uc_tables::FUNCTION,
+    uc_query::FUNCTION,
+    uc_query_get::FUNCTION,
+    model_endpoints_list::FUNCTION,
+    model_endpoint_get::FUNCTION,
+    model_endpoint_schema::FUNCTION,
+    model_invoke::FUNCTION,
+    model_logs::FUNCTION,
     preferences_list::FUNCTION,
     preferences_upsert::FUNCTION,
     preferences_delete::FUNCTION,

@@ -61,7 +61,9 @@ fn operation(f: &Function) -> Value {
     }
     let success = match f.response_body {
         Some(schema) => {
-            let media = if schema.contains(r#""type":"string""#) {
+            // Only a body that is itself a string (`/ping`) is text; a JSON object with string
+            // fields is still JSON.
+            let media = if parse(schema)["type"] == "string" {
                 "text/plain"
             } else {
                 "application/json"
@@ -114,6 +116,22 @@ mod tests {
             assert_eq!(op["x-brickbox-auth"], f.auth.as_str());
             assert_eq!(op.get("security").is_some(), f.auth != Auth::Public);
         }
+    }
+
+    #[test]
+    fn only_string_bodies_are_text() {
+        let doc = document(crate::ALL);
+        let media = |path: &str| {
+            doc["paths"][path]["get"]["responses"]["200"]["content"]
+                .as_object()
+                .and_then(|c| c.keys().next().cloned())
+        };
+        assert_eq!(media("/ping").as_deref(), Some("text/plain"));
+        assert_eq!(media("/api/user/me").as_deref(), Some("application/json"));
+        assert_eq!(
+            media("/api/unity-catalog/catalogs").as_deref(),
+            Some("application/json")
+        );
     }
 
     #[test]

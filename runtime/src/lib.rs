@@ -11,6 +11,7 @@
 //! * `cli`          — `routes`, `openapi`, `invoke`.
 //! * `job`          — `brickbox job aggregate-metrics`: sequences the aggregation SQL.
 //! * `logging`      — env_logger setup, text or JSON.
+//! * `startup`      — the startup line: what `serve` detected (never a secret).
 
 pub mod call;
 pub mod cli;
@@ -20,4 +21,5 @@ pub mod logging;
 pub mod respond;
 pub mod router;
 pub mod server;
+pub mod startup;
 pub mod static_files;

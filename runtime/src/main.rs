@@ -37,13 +37,13 @@ fn main() -> ExitCode {
             runtime::logging::flush();
             code
         }
-        Command::Invoke(args) => {
-            let code = invoke(args);
+        Command::Migrate => {
+            let code = migrate();
             runtime::logging::flush();
             code
         }
-        Command::Migrate => {
-            let code = migrate();
+        Command::Invoke(args) => {
+            let code = invoke(args);
             runtime::logging::flush();
             code
         }
@@ -120,13 +120,8 @@ fn serve(host: Option<String>, port: Option<u16>) -> ExitCode {
         let local = listener.local_addr().unwrap_or(addr);
         let cfg = &app.config;
         log::info!(
-            "brickbox {} listening on http://{local} ({}; static: {}; workspace: {}; lakebase: {}; admin groups: {})",
-            shared::VERSION,
-            if cfg.in_apps { "Databricks Apps" } else { "local" },
-            service.static_files.root().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into()),
-            cfg.databricks_host.as_deref().unwrap_or("not set"),
-            app.lakebase_status().replace('_', " "),
-            cfg.admin_groups.join(","),
+            "{}",
+            runtime::startup::summary(cfg, local, service.static_files.root())
         );
         if cfg.local_dev_token().is_some() {
             log::warn!("local development token is ON: loopback requests without X-Forwarded-Access-Token act as the DATABRICKS_TOKEN user");
@@ -213,7 +208,9 @@ fn invoke(args: cli::InvokeArgs) -> ExitCode {
     let rt = tokio_runtime();
     if let Some(db) = app.db.clone() {
         // A database function needs the schema; a failure here leaves it answering 503.
-        match rt.block_on(tokio::time::timeout(Duration::from_secs(15), db.migrate())) {
+        match rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(15), db.migrate()).await })
+        {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => log::warn!("lakebase: {e}"),
             Err(_) => log::warn!("lakebase: migrations did not finish within 15 s"),

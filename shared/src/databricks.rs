@@ -6,11 +6,13 @@
 //! to our `ApiError`s is the caller's job, because the right mapping depends on the surface
 //! (identity, Unity Catalog, serving). It never retries on its own: retry policy is per surface.
 
+use crate::error::{ApiError, ErrorCode};
 use crate::secret::Secret;
 use crate::Method;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Default overall deadline of one upstream call.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -69,6 +71,9 @@ pub struct DatabricksClient {
     agent: ureq::Agent,
     /// `brickbox_upstream_requests_total{service,outcome}`.
     counts: Mutex<HashMap<(&'static str, &'static str), u64>>,
+    /// Total wall time spent inside upstream calls, so benchmarks can report server-side time
+    /// without the upstream's own latency.
+    wait_nanos: AtomicU64,
 }
 
 impl DatabricksClient {
@@ -84,7 +89,13 @@ impl DatabricksClient {
             host,
             agent,
             counts: Mutex::new(HashMap::new()),
+            wait_nanos: AtomicU64::new(0),
         }
+    }
+
+    /// Total time spent waiting on the workspace since start (all calls, all threads).
+    pub fn upstream_wait(&self) -> Duration {
+        Duration::from_nanos(self.wait_nanos.load(Ordering::Relaxed))
     }
 
     pub fn host(&self) -> Option<&str> {
@@ -106,7 +117,10 @@ impl DatabricksClient {
         };
         let url = format!("{host}{path}");
         let auth = format!("Bearer {}", token.expose());
+        let started = Instant::now();
         let result = self.send(method, &url, &auth, "application/json", body, timeout);
+        let waited = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.wait_nanos.fetch_add(waited, Ordering::Relaxed);
         self.finish(service, result)
     }
 
@@ -253,6 +267,93 @@ impl DatabricksClient {
             .unwrap_or_default();
         v.sort();
         v
+    }
+}
+
+/// SPEC §5.4: the workspace rejected the caller's token itself — a 401, or a 403 whose message is
+/// about the token ("Invalid access token", "Token is expired"). Every surface maps these the same
+/// way, to 401 `AUTH_INVALID` / `AUTH_EXPIRED`; `None` for any other failure.
+pub fn token_rejection(status: u16, message: &str) -> Option<ApiError> {
+    if status != 401 && status != 403 {
+        return None;
+    }
+    let lower = message.to_lowercase();
+    let expired = lower.contains("expired") || lower.contains("expiring");
+    // "Provided OAuth token does not have required scopes" mentions a token but is a scope
+    // problem, not a bad token.
+    let about_token = lower.contains("token") && !lower.contains("scope");
+    if expired && (status == 401 || about_token) {
+        Some(ApiError::new(
+            ErrorCode::AuthExpired,
+            "Your access token has expired. Reload the page to sign in again.",
+        ))
+    } else if status == 401 || about_token {
+        Some(ApiError::new(
+            ErrorCode::AuthInvalid,
+            "The access token was not accepted by the workspace. Reload the page to sign in again.",
+        ))
+    } else {
+        None
+    }
+}
+
+/// The mapping every data surface (Unity Catalog, SQL, serving) shares for failures it has no
+/// more specific answer to: a rejected token as identity maps it, 403 → `PERMISSION_DENIED`,
+/// 429 → `RATE_LIMITED`, 5xx or no answer → `SERVICE_UNAVAILABLE`, anything else → 502
+/// `UPSTREAM_ERROR`. `what` names the surface in the message ("Unity Catalog").
+pub fn map_upstream_error(e: &UpstreamError, what: &str) -> ApiError {
+    match e {
+        UpstreamError::NotConfigured => ApiError::new(
+            ErrorCode::ServiceUnavailable,
+            format!("DATABRICKS_HOST is not set, so {what} cannot be reached. Set it to the workspace URL."),
+        ),
+        UpstreamError::Transport { message, .. } => ApiError::new(
+            ErrorCode::ServiceUnavailable,
+            format!("{what} could not be reached; try again shortly."),
+        )
+        .with_retry_after(5)
+        .with_internal(message.clone()),
+        UpstreamError::Api {
+            status,
+            error_code,
+            message,
+            retry_after,
+        } => {
+            if let Some(rejected) = token_rejection(*status, message) {
+                return rejected;
+            }
+            let internal = format!("HTTP {status} {error_code}: {message}");
+            match status {
+                403 => ApiError::new(
+                    ErrorCode::PermissionDenied,
+                    format!(
+                        "You do not have permission for this in {what}: {}",
+                        crate::error::quote_upstream(message)
+                    ),
+                )
+                .with_internal(internal),
+                429 => ApiError::new(
+                    ErrorCode::RateLimited,
+                    format!("{what} is rate limiting requests; retry after the given delay."),
+                )
+                .with_retry_after(retry_after.unwrap_or(1).max(1))
+                .with_internal(internal),
+                500..=599 => ApiError::new(
+                    ErrorCode::ServiceUnavailable,
+                    format!("{what} is unavailable (HTTP {status}); try again shortly."),
+                )
+                .with_retry_after(retry_after.unwrap_or(5).max(1))
+                .with_internal(internal),
+                _ => ApiError::new(
+                    ErrorCode::UpstreamError,
+                    format!(
+                        "{what} answered HTTP {status} {error_code}: {}",
+                        crate::error::quote_upstream(message)
+                    ),
+                )
+                .with_internal(internal),
+            }
+        }
     }
 }
 

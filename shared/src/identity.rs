@@ -7,7 +7,7 @@
 //! anything: the next request asks again.
 
 use crate::config::Config;
-use crate::databricks::{DatabricksClient, UpstreamError};
+use crate::databricks::{token_rejection, DatabricksClient, UpstreamError};
 use crate::error::{ApiError, ErrorCode};
 use crate::secret::Secret;
 use crate::{util, Method};
@@ -226,19 +226,10 @@ pub fn map_identity_error(e: UpstreamError) -> ApiError {
         .with_retry_after(5)
         .with_internal(message),
         UpstreamError::Api { status, error_code, message, retry_after } => {
-            let lower = message.to_lowercase();
-            let expired = lower.contains("expired") || lower.contains("expiring");
-            // "Provided OAuth token does not have required scopes" mentions a token but is a
-            // scope problem, not a bad token.
-            let about_scope = lower.contains("scope");
-            let about_token = lower.contains("token") && !about_scope;
+            if let Some(rejected) = token_rejection(status, &message) {
+                return rejected;
+            }
             match status {
-                401 | 403 if expired && (status == 401 || about_token) => ApiError::new(
-                    ErrorCode::AuthExpired,
-                    "Your access token has expired. Reload the page to sign in again.",
-                ),
-                401 => ApiError::new(ErrorCode::AuthInvalid, "The access token was not accepted by the workspace. Reload the page to sign in again."),
-                403 if about_token => ApiError::new(ErrorCode::AuthInvalid, "The access token was not accepted by the workspace. Reload the page to sign in again."),
                 403 => ApiError::new(
                     ErrorCode::InsufficientScope,
                     "The access token lacks the scope to read the current user (iam.current-user:read).",

@@ -8,6 +8,12 @@
 //!   is a plain async fn over these types, callable without a server.
 //! * `state`      — `AppState`, the process-wide state every `Ctx` points to.
 //! * `identity`   — OBO identity: SCIM Me through the identity cache, the admin decision.
+//! * `databricks` — the blocking ureq client for the workspace REST API, run off the async workers,
+//!   and the upstream-failure mapping the data surfaces share.
+//! * `retry`      — retry policy and the one overall deadline across attempts (SPEC §6.2).
+//! * `unity_catalog` — paginated catalog / schema / table listings, identifier validation.
+//! * `statements` — SQL statement execution: warehouse choice, polling, chunks, typed cells.
+//! * `serving`    — Model Serving: endpoint state and type, schema detection, invocation.
 //! * `databricks` — the blocking ureq client for the workspace REST API, run off the async workers.
 //! * `db`         — Lakebase: pool, credentials, TLS, migrations, health check, table helpers.
 //! * `metrics`    — Prometheus counters, and the bounded queue + batch writer that store every
@@ -24,8 +30,12 @@ pub mod error;
 pub mod function;
 pub mod identity;
 pub mod metrics;
+pub mod retry;
 pub mod secret;
+pub mod serving;
 pub mod state;
+pub mod statements;
+pub mod unity_catalog;
 pub mod util;
 
 pub use error::{ApiError, ErrorCode};

@@ -221,7 +221,10 @@ fn migrate_applies_once_and_an_edited_migration_stops_startup() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&out).unwrap()["applied"],
-        json!(["0001_initial.sql"])
+        json!(shared::db::sql::MIGRATIONS
+            .iter()
+            .map(|m| m.name)
+            .collect::<Vec<_>>())
     );
     let (code, out, _) = brickbox(&["migrate"], &env);
     assert_eq!(code, 0);
@@ -299,10 +302,11 @@ fn migrations_from_two_processes_at_once_apply_once() {
             .unwrap()
             .len();
     }
-    assert_eq!(applied, 1, "the advisory lock serialises them");
+    let migrations = shared::db::sql::MIGRATIONS.len();
+    assert_eq!(applied, migrations, "the advisory lock serialises them");
     assert_eq!(
-        db.count("SELECT count(*) FROM brickbox_schema_migrations"),
-        1
+        db.count("SELECT count(*) FROM brickbox_schema_migrations") as usize,
+        migrations
     );
 }
 

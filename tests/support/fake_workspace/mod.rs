@@ -9,12 +9,15 @@
 pub mod database;
 pub mod oauth;
 pub mod scim;
+pub mod serving;
+pub mod sql;
+pub mod unity_catalog;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -94,28 +97,66 @@ pub struct FakeState {
     /// `(path, bearer token or "-") → calls`.
     pub calls: HashMap<(String, String), usize>,
     pub scim: scim::ScimState,
+    pub uc: unity_catalog::UcState,
+    pub sql: sql::SqlState,
+    pub serving: serving::ServingState,
+    /// One-shot answers per path, used before any surface answers (error injection).
+    pub injected: HashMap<String, VecDeque<FakeResponse>>,
     pub oauth: oauth::OAuthState,
     pub database: database::DatabaseState,
 }
 
 /// Which module answers which path.
 fn route(state: &mut FakeState, req: &FakeRequest) -> FakeResponse {
+    if let Some(next) = state
+        .injected
+        .get_mut(&req.path)
+        .and_then(VecDeque::pop_front)
+    {
+        return next;
+    }
+    // SCIM, the OAuth token endpoint and the database credential endpoints check their own
+    // credentials (user tokens, Basic auth, service-principal tokens the fake issued).
     match (req.method.as_str(), req.path.as_str()) {
-        ("GET", "/api/2.0/preview/scim/v2/Me") => scim::me(&mut state.scim, req),
-        ("POST", "/oidc/v1/token") => oauth::token(&mut state.oauth, req),
-        ("POST", "/api/2.0/database/credentials") => database::credentials(
-            &mut state.database,
-            &state.oauth.issued,
-            database::Api::Instance,
-            req,
-        ),
-        ("POST", "/api/2.0/postgres/credentials") => database::credentials(
-            &mut state.database,
-            &state.oauth.issued,
-            database::Api::Endpoint,
-            req,
-        ),
-        _ => FakeResponse::error(
+        ("GET", "/api/2.0/preview/scim/v2/Me") => return scim::me(&mut state.scim, req),
+        ("POST", "/oidc/v1/token") => return oauth::token(&mut state.oauth, req),
+        ("POST", "/api/2.0/database/credentials") => {
+            return database::credentials(
+                &mut state.database,
+                &state.oauth.issued,
+                database::Api::Instance,
+                req,
+            )
+        }
+        ("POST", "/api/2.0/postgres/credentials") => {
+            return database::credentials(
+                &mut state.database,
+                &state.oauth.issued,
+                database::Api::Endpoint,
+                req,
+            )
+        }
+        _ => {}
+    }
+    // Every other surface accepts only the tokens of known users (the platform's numeric 403).
+    let known = req
+        .bearer()
+        .and_then(|t| state.scim.tokens.get(t))
+        .is_some_and(|b| matches!(b, scim::Behaviour::User(_)));
+    if !known {
+        return FakeResponse::json(
+            403,
+            serde_json::json!({"error_code": 403, "message": "Invalid access token."}),
+        )
+        .header("X-Databricks-Reason-Phrase", "Invalid access token.");
+    }
+    let answer = None
+        .or_else(|| unity_catalog::route(&mut state.uc, req))
+        .or_else(|| sql::route(&mut state.sql, req))
+        .or_else(|| serving::route(&mut state.serving, req));
+    match answer {
+        Some(response) => response,
+        None => FakeResponse::error(
             404,
             "ENDPOINT_NOT_FOUND",
             &format!("No API found for '{} {}'", req.method, req.path),
@@ -163,6 +204,15 @@ impl FakeWorkspace {
 
     pub fn state(&self) -> MutexGuard<'_, FakeState> {
         self.state.lock().expect("fake state lock")
+    }
+
+    /// Answer the next call to `path` with `response` (queued after earlier injections).
+    pub fn inject(&self, path: &str, response: FakeResponse) {
+        self.state()
+            .injected
+            .entry(path.to_string())
+            .or_default()
+            .push_back(response);
     }
 
     /// Calls to `path` made with `token`.

@@ -1,0 +1,31 @@
+//! `GET /api/unity-catalog/schemas?catalog=`: the schema names of a catalog, sorted.
+
+use crate::common::required_param;
+use shared::unity_catalog::{self, validate_identifier};
+use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, Response};
+
+pub const FUNCTION: Function = Function {
+    name: "uc_schemas",
+    method: Method::Get,
+    path: "/api/unity-catalog/schemas",
+    auth: Auth::User,
+    summary: "Names of the schemas of a catalog, sorted; 404 CATALOG_NOT_FOUND",
+    query: &[Param {
+        name: "catalog",
+        required: true,
+        schema: r#"{"type":"string","minLength":1,"maxLength":255}"#,
+        description: "Catalog name",
+    }],
+    request_body: None,
+    success_status: 200,
+    response_body: Some(r#"{"type":"array","items":{"type":"string"}}"#),
+    handler: |ctx, req| Box::pin(handle(ctx, req)),
+};
+
+pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+    let catalog = required_param(&req, "catalog")?;
+    validate_identifier("catalog", &catalog)?;
+    let names =
+        unity_catalog::schema_names(&ctx.state.databricks, ctx.user_token()?, &catalog).await?;
+    Response::ok(&names)
+}

@@ -1,0 +1,49 @@
+//! `GET /api/unity-catalog/table-names?catalog=&schema=`: the table names of a schema, sorted.
+
+use crate::common::required_param;
+use shared::unity_catalog::{self, validate_identifier};
+use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, Response};
+
+pub const FUNCTION: Function = Function {
+    name: "uc_table_names",
+    method: Method::Get,
+    path: "/api/unity-catalog/table-names",
+    auth: Auth::User,
+    summary: "Names of the tables of a schema, sorted; 404 SCHEMA_NOT_FOUND",
+    query: &[
+        Param {
+            name: "catalog",
+            required: true,
+            schema: r#"{"type":"string","minLength":1,"maxLength":255}"#,
+            description: "Catalog name",
+        },
+        Param {
+            name: "schema",
+            required: true,
+            schema: r#"{"type":"string","minLength":1,"maxLength":255}"#,
+            description: "Schema name",
+        },
+    ],
+    request_body: None,
+    success_status: 200,
+    response_body: Some(r#"{"type":"array","items":{"type":"string"}}"#),
+    handler: |ctx, req| Box::pin(handle(ctx, req)),
+};
+
+pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+    let catalog = required_param(&req, "catalog")?;
+    let schema = required_param(&req, "schema")?;
+    validate_identifier("catalog", &catalog)?;
+    validate_identifier("schema", &schema)?;
+    // Names only: ask Unity Catalog to leave the columns out.
+    let tables = unity_catalog::tables(
+        &ctx.state.databricks,
+        ctx.user_token()?,
+        &catalog,
+        &schema,
+        true,
+    )
+    .await?;
+    let names: Vec<String> = tables.into_iter().filter_map(|t| t.name).collect();
+    Response::ok(&names)
+}

@@ -1,0 +1,82 @@
+//! `GET /api/unity-catalog/tables?catalog=&schema=`: the tables of a schema with their columns.
+
+use crate::common::required_param;
+use serde::Serialize;
+use shared::unity_catalog::{self, validate_identifier, ColumnInfo};
+use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, Response};
+
+pub const FUNCTION: Function = Function {
+    name: "uc_tables",
+    method: Method::Get,
+    path: "/api/unity-catalog/tables",
+    auth: Auth::User,
+    summary: "The tables of a schema with type, owner, comment and columns, sorted by name",
+    query: &[
+        Param {
+            name: "catalog",
+            required: true,
+            schema: r#"{"type":"string","minLength":1,"maxLength":255}"#,
+            description: "Catalog name",
+        },
+        Param {
+            name: "schema",
+            required: true,
+            schema: r#"{"type":"string","minLength":1,"maxLength":255}"#,
+            description: "Schema name",
+        },
+    ],
+    request_body: None,
+    success_status: 200,
+    response_body: Some(
+        r#"{"type":"array","items":{"type":"object","required":["catalog_name","schema_name","table_name","full_name","table_type","owner","comment","columns"],"properties":{"catalog_name":{"type":"string"},"schema_name":{"type":"string"},"table_name":{"type":"string"},"full_name":{"type":"string"},"table_type":{"type":["string","null"]},"owner":{"type":["string","null"]},"comment":{"type":["string","null"]},"columns":{"type":"array","items":{"type":"object","required":["name","type_name","type_text","nullable","comment"],"properties":{"name":{"type":["string","null"]},"type_name":{"type":["string","null"]},"type_text":{"type":["string","null"]},"nullable":{"type":"boolean"},"comment":{"type":["string","null"]}}}}}}}"#,
+    ),
+    handler: |ctx, req| Box::pin(handle(ctx, req)),
+};
+
+#[derive(Serialize)]
+struct Table {
+    catalog_name: String,
+    schema_name: String,
+    table_name: String,
+    full_name: String,
+    table_type: Option<String>,
+    owner: Option<String>,
+    comment: Option<String>,
+    columns: Vec<ColumnInfo>,
+}
+
+pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+    let catalog = required_param(&req, "catalog")?;
+    let schema = required_param(&req, "schema")?;
+    validate_identifier("catalog", &catalog)?;
+    validate_identifier("schema", &schema)?;
+    let tables = unity_catalog::tables(
+        &ctx.state.databricks,
+        ctx.user_token()?,
+        &catalog,
+        &schema,
+        false,
+    )
+    .await?;
+    let out: Vec<Table> = tables
+        .into_iter()
+        .map(|t| {
+            let table_name = t.name.unwrap_or_default();
+            let catalog_name = t.catalog_name.unwrap_or_else(|| catalog.clone());
+            let schema_name = t.schema_name.unwrap_or_else(|| schema.clone());
+            Table {
+                full_name: t
+                    .full_name
+                    .unwrap_or_else(|| format!("{catalog_name}.{schema_name}.{table_name}")),
+                catalog_name,
+                schema_name,
+                table_name,
+                table_type: t.table_type,
+                owner: t.owner,
+                comment: t.comment,
+                columns: t.columns,
+            }
+        })
+        .collect();
+    Response::ok(&out)
+}
