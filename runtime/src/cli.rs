@@ -18,6 +18,9 @@ usage:
                                                  buckets, apply retention, print a JSON summary;
                                                  exit 0 ok, 1 database or configuration failure,
                                                  2 any other failure (rolled back)
+  brickbox gen-client [--check] [FILE]           write the web UI's API client (default
+                                                 static/js/api.js) from the registry; --check
+                                                 only compares and exits 1 when FILE is stale
   brickbox invoke NAME [--param k=v]... [--query k=v]... [--body FILE|-] [--token TOKEN]
                                                  run one function in-process and print
                                                  {\"status\": …, \"body\": …}; exit 0 on 2xx
@@ -35,6 +38,10 @@ pub enum Command {
     },
     Routes,
     OpenApi,
+    GenClient {
+        check: bool,
+        path: String,
+    },
     Migrate,
     Job(JobName),
     Invoke(InvokeArgs),
@@ -70,8 +77,9 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         Some("migrate") => no_more(&rest, "migrate").map(|_| Command::Migrate),
         Some("invoke") => parse_invoke(&rest),
         Some("job") => parse_job(&rest),
+        Some("gen-client") => parse_gen_client(&rest),
         Some(other) => Err(format!(
-            "unknown command {other:?}: use serve, routes, openapi, migrate, job or invoke"
+            "unknown command {other:?}: use serve, routes, openapi, migrate, job, gen-client or invoke"
         )),
     }
 }
@@ -119,6 +127,49 @@ fn parse_serve(rest: &[&String]) -> Result<Command, String> {
         }
     }
     Ok(Command::Serve { host, port })
+}
+
+fn parse_gen_client(rest: &[&String]) -> Result<Command, String> {
+    let mut check = false;
+    let mut path = None;
+    for arg in rest {
+        match arg.as_str() {
+            "--check" => check = true,
+            flag if flag.starts_with("--") => {
+                return Err(format!(
+                    "gen-client does not take {flag:?}; it takes --check and a FILE"
+                ))
+            }
+            file if path.is_none() => path = Some(file.to_string()),
+            extra => {
+                return Err(format!(
+                    "gen-client takes one FILE, got a second: {extra:?}"
+                ))
+            }
+        }
+    }
+    Ok(Command::GenClient {
+        check,
+        path: path.unwrap_or_else(|| crate::client_gen::DEFAULT_PATH.to_string()),
+    })
+}
+
+/// `brickbox gen-client`: write the client, or with `check` compare it. `Ok(false)` = stale.
+pub fn gen_client(check: bool, path: &std::path::Path) -> Result<bool, String> {
+    let fresh = crate::client_gen::generate(functions::ALL);
+    if check {
+        return match std::fs::read_to_string(path) {
+            Ok(current) => Ok(current == fresh),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(format!("could not read {}: {e}", path.display())),
+        };
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("could not create {}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, fresh).map_err(|e| format!("could not write {}: {e}", path.display()))?;
+    Ok(true)
 }
 
 fn parse_invoke(rest: &[&String]) -> Result<Command, String> {
@@ -310,6 +361,20 @@ mod tests {
         );
         assert_eq!(parse(&args(&["routes"])).unwrap(), Command::Routes);
         assert_eq!(
+            parse(&args(&["gen-client"])).unwrap(),
+            Command::GenClient {
+                check: false,
+                path: "static/js/api.js".into()
+            }
+        );
+        assert_eq!(
+            parse(&args(&["gen-client", "--check", "x.js"])).unwrap(),
+            Command::GenClient {
+                check: true,
+                path: "x.js".into()
+            }
+        );
+        assert_eq!(
             parse(&args(&["job", "aggregate-metrics"])).unwrap(),
             Command::Job(JobName::AggregateMetrics)
         );
@@ -338,6 +403,12 @@ mod tests {
         assert!(parse(&args(&["invoke", "a", "--param", "novalue"]))
             .unwrap_err()
             .contains("key=value"));
+        assert!(parse(&args(&["gen-client", "--force"]))
+            .unwrap_err()
+            .contains("--force"));
+        assert!(parse(&args(&["gen-client", "a", "b"]))
+            .unwrap_err()
+            .contains("one FILE"));
         assert!(parse(&args(&["job", "compact"]))
             .unwrap_err()
             .contains("aggregate-metrics"));

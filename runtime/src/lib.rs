@@ -8,13 +8,15 @@
 //! * `call`         — auth enforcement (public/user/admin) and the handler call, panics → 500.
 //! * `respond`      — the one place an `ApiError` becomes the JSON error body.
 //! * `static_files` — the web UI from `static/`.
-//! * `cli`          — `routes`, `openapi`, `invoke`.
+//! * `cli`          — `routes`, `openapi`, `invoke`, `gen-client`.
+//! * `client_gen`   — the web UI's API client (`static/js/api.js`), generated from the registry.
 //! * `job`          — `brickbox job aggregate-metrics`: sequences the aggregation SQL.
 //! * `logging`      — env_logger setup, text or JSON.
 //! * `startup`      — the startup line: what `serve` detected (never a secret).
 
 pub mod call;
 pub mod cli;
+pub mod client_gen;
 pub mod http;
 pub mod job;
 pub mod logging;

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             ExitCode::SUCCESS
         }
+        Command::GenClient { check, path } => gen_client(check, &path),
         Command::Serve { host, port } => {
             let code = serve(host, port);
             runtime::logging::flush();
@@ -160,6 +161,29 @@ fn serve(host: Option<String>, port: Option<u16>) -> ExitCode {
             }
         }
     })
+}
+
+fn gen_client(check: bool, path: &str) -> ExitCode {
+    match cli::gen_client(check, std::path::Path::new(path)) {
+        Ok(true) if check => {
+            println!("{path} is up to date");
+            ExitCode::SUCCESS
+        }
+        Ok(true) => {
+            println!("wrote {path}");
+            ExitCode::SUCCESS
+        }
+        Ok(false) => {
+            eprintln!(
+                "brickbox: {path} is stale: it does not match the function registry; run `brickbox gen-client {path}` and commit the result"
+            );
+            ExitCode::from(1)
+        }
+        Err(message) => {
+            eprintln!("brickbox: {message}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// `brickbox migrate`: apply the migrations once and exit (0 applied or up to date, 1 failed,
