@@ -13,21 +13,18 @@
 -- With aggregated hours they come from the merged histograms (stored ones plus the raw rows
 -- bucketed alike), interpolated like percentile_cont: within 2 %.
 --
--- Parameters: $1 text — the range as an interval ('24 hours', '7 days', …);
---             $2 text — endpoint filter (exact route template), NULL for all.
+-- Parameters: $1 timestamptz — start_time, $2 timestamptz — end_time (metrics_bounds.sql);
+--             $3 text — endpoint filter (exact route template), NULL for all.
 -- Result: the total row first (is_total true, endpoint and method NULL; always present), then
 -- one row per (endpoint, method) by request_count desc, endpoint, method:
 -- is_total boolean, endpoint text, method text, request_count bigint, error_count bigint,
--- sum_ms float8, p50_ms float8, p95_ms float8, p99_ms float8, start_time timestamptz,
--- end_time timestamptz.
--- (The range bounds are written out rather than taken from a CTE: a CTE scan in the join would
--- keep the raw scans from running in parallel.)
+-- sum_ms float8, p50_ms float8, p95_ms float8, p99_ms float8.
 WITH buckets AS MATERIALIZED (
     SELECT a.endpoint, a.method, a.count, a.sum_ms, a.error_count, a.hist_keys, a.hist_counts
     FROM aggregated_metrics a
-    WHERE a.kind = 'request' AND a.hour >= date_trunc('hour', now() - $1::text::interval, 'UTC')
-      AND a.hour <= now()
-      AND ($2::text IS NULL OR a.endpoint = $2::text)
+    WHERE a.kind = 'request' AND a.hour >= $1::timestamptz
+      AND a.hour <= $2::timestamptz
+      AND ($3::text IS NULL OR a.endpoint = $3::text)
 ),
 has_agg AS MATERIALIZED (
     SELECT EXISTS (SELECT 1 FROM buckets) AS yes
@@ -38,8 +35,8 @@ raw_cells AS MATERIALIZED (
            count(*) AS n, sum(p.response_time_ms) AS s,
            count(*) FILTER (WHERE p.status_code >= 400) AS e
     FROM performance_metrics p
-    WHERE p.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND p.timestamp <= now()
-      AND ($2::text IS NULL OR p.endpoint = $2::text)
+    WHERE p.timestamp >= $1::timestamptz AND p.timestamp <= $2::timestamptz
+      AND ($3::text IS NULL OR p.endpoint = $3::text)
     GROUP BY 1, 2, 3
 ),
 -- One series per (endpoint, method) plus the total series ('', '').
@@ -52,9 +49,10 @@ totals AS MATERIALIZED (
           SELECT endpoint, method, count, sum_ms, error_count FROM buckets) u
     GROUP BY GROUPING SETS ((endpoint, method), ())
 ),
--- Histogram cells per series: fine buckets when exact, histogram buckets otherwise.
-series AS MATERIALIZED (
-    SELECT g.is_total, g.endpoint, g.method, c.k, sum(c.n)::bigint AS n
+-- Histogram cells per (endpoint, method): fine buckets when exact, histogram buckets
+-- otherwise; then per series (each pair, and the total).
+cells AS MATERIALIZED (
+    SELECT endpoint, method, k, sum(n)::bigint AS n
     FROM (SELECT endpoint, method,
                  CASE WHEN (SELECT yes FROM has_agg) THEN brickbox_hist_bucket(fine)
                       ELSE fine END AS k,
@@ -63,9 +61,12 @@ series AS MATERIALIZED (
           UNION ALL
           SELECT k.endpoint, k.method, h.k, h.n
           FROM buckets k, unnest(k.hist_keys, k.hist_counts) AS h(k, n)) c
-    CROSS JOIN LATERAL (VALUES (false, c.endpoint, c.method), (true, '', ''))
-        AS g(is_total, endpoint, method)
-    GROUP BY 1, 2, 3, 4
+    GROUP BY endpoint, method, k
+),
+series AS MATERIALIZED (
+    SELECT false AS is_total, endpoint, method, k, n FROM cells
+    UNION ALL
+    SELECT true, '', '', k, sum(n)::bigint FROM cells GROUP BY k
 ),
 positioned AS (
     SELECT is_total, endpoint, method, k, n,
@@ -102,9 +103,9 @@ picked AS MATERIALIZED (
         WHERE r.response_time_ms > brickbox_hist_fine_lower(l.k)
           AND r.response_time_ms <= brickbox_hist_fine_upper(l.k)
           AND brickbox_hist_fine(r.response_time_ms) = l.k
-          AND r.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC')
-          AND r.timestamp <= now()
-          AND ($2::text IS NULL OR r.endpoint = $2::text)
+          AND r.timestamp >= $1::timestamptz
+          AND r.timestamp <= $2::timestamptz
+          AND ($3::text IS NULL OR r.endpoint = $3::text)
         OFFSET 0  -- keeps this a per-bucket index range scan rather than one hash join
     ) p
     WHERE NOT (SELECT yes FROM has_agg)
@@ -139,8 +140,7 @@ SELECT t.is_total,
        CASE WHEN t.is_total THEN NULL ELSE t.endpoint END AS endpoint,
        CASE WHEN t.is_total THEN NULL ELSE t.method END   AS method,
        t.n AS request_count, t.e AS error_count, t.s AS sum_ms,
-       p.p[1] AS p50_ms, p.p[2] AS p95_ms, p.p[3] AS p99_ms,
-       date_trunc('hour', now() - $1::text::interval, 'UTC') AS start_time, now() AS end_time
+       p.p[1] AS p50_ms, p.p[2] AS p95_ms, p.p[3] AS p99_ms
 FROM totals t
 LEFT JOIN pct p ON p.is_total = t.is_total AND p.endpoint = t.endpoint AND p.method = t.method
 ORDER BY t.is_total DESC, t.n DESC, t.endpoint, t.method;

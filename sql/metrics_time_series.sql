@@ -3,40 +3,46 @@
 -- The range is [start of the UTC hour `time_range` ago, now], as in metrics_performance.sql;
 -- each point covers the part of its interval inside the range. Sources as there: raw rows
 -- plus aggregated buckets, each row counted once. p95 is exact (percentile_cont, found with
--- the two-pass fine-bucket selection) for a point without aggregated hours, and from the
+-- the two-pass bucket selection of metrics_performance.sql, with one series per point)
+-- for a point without aggregated hours, and from the
 -- merged histogram (within 2 %) for a point with some. Users are distinct per point, exact:
 -- raw events plus the aggregated hours' distinct users.
 --
--- Parameters: $1 text — the range as an interval ('24 hours', …); $2 text — 'hour' or 'day';
---             $3 boolean — compute request figures; $4 boolean — compute event figures.
+-- Parameters: $1 timestamptz — start_time, $2 timestamptz — end_time (metrics_bounds.sql);
+--             $3 text — 'hour' or 'day'; $4 boolean — compute request figures;
+--             $5 boolean — compute event figures.
 -- Result: one row per point, by ts: ts timestamptz, total_requests bigint, error_count bigint,
 -- sum_ms float8 (NULL without requests), p95_ms float8 (NULL without requests),
 -- total_events bigint, unique_users bigint. Figures not asked for are 0 / NULL.
+-- Rows are put in their point with date_bin from a UTC midnight: the same instants as
+-- date_trunc(…, 'UTC'), several times cheaper per row.
 WITH points AS MATERIALIZED (
     SELECT ts
-    FROM generate_series(date_trunc($2::text, date_trunc('hour', now() - $1::text::interval, 'UTC'), 'UTC'),
-                         date_trunc($2::text, now(), 'UTC'),
-                         ('1 ' || $2::text)::interval) AS ts
+    FROM generate_series(date_trunc($3::text, $1::timestamptz, 'UTC'),
+                         date_trunc($3::text, $2::timestamptz, 'UTC'),
+                         ('1 ' || $3::text)::interval) AS ts
 ),
 buckets AS MATERIALIZED (
-    SELECT date_trunc($2::text, a.hour, 'UTC') AS ts, a.kind, a.count, a.sum_ms, a.error_count,
+    SELECT date_bin(('1 ' || $3::text)::interval, a.hour, '2000-01-01 00:00:00+00') AS ts, a.kind, a.count, a.sum_ms, a.error_count,
            a.hist_keys, a.hist_counts
     FROM aggregated_metrics a
-    WHERE a.hour >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND a.hour <= now()
-      AND ((a.kind = 'request' AND $3::boolean) OR (a.kind = 'event' AND $4::boolean))
+    WHERE a.hour >= $1::timestamptz AND a.hour <= $2::timestamptz
+      AND ((a.kind = 'request' AND $4::boolean) OR (a.kind = 'event' AND $5::boolean))
 ),
 -- Points whose percentiles come from histograms: those with an aggregated request hour.
 hist_points AS MATERIALIZED (
     SELECT DISTINCT ts FROM buckets WHERE kind = 'request'
 ),
+-- Pass 1. A point holds far fewer rows than the whole range, so histogram buckets (not the
+-- 16 times finer ones metrics_performance.sql uses) already leave few rows for pass 2.
 raw_cells AS MATERIALIZED (
-    SELECT date_trunc($2::text, p.timestamp, 'UTC') AS ts,
-           brickbox_hist_fine(p.response_time_ms) AS fine,
+    SELECT date_bin(('1 ' || $3::text)::interval, p.timestamp, '2000-01-01 00:00:00+00') AS ts,
+           brickbox_hist_index(p.response_time_ms) AS k,
            count(*) AS n, sum(p.response_time_ms) AS s,
            count(*) FILTER (WHERE p.status_code >= 400) AS e
     FROM performance_metrics p
-    WHERE $3::boolean
-      AND p.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND p.timestamp <= now()
+    WHERE $4::boolean
+      AND p.timestamp >= $1::timestamptz AND p.timestamp <= $2::timestamptz
     GROUP BY 1, 2
 ),
 req AS MATERIALIZED (
@@ -48,10 +54,7 @@ req AS MATERIALIZED (
 ),
 series AS MATERIALIZED (
     SELECT ts, k, sum(n)::bigint AS n
-    FROM (SELECT c.ts,
-                 CASE WHEN c.ts IN (SELECT ts FROM hist_points) THEN brickbox_hist_bucket(c.fine)
-                      ELSE c.fine END AS k,
-                 c.n
+    FROM (SELECT c.ts, c.k, c.n
           FROM raw_cells c
           UNION ALL
           SELECT k.ts, h.k, h.n
@@ -63,7 +66,7 @@ positioned AS (
     SELECT ts, k, n, (sum(n) OVER (PARTITION BY ts ORDER BY k))::bigint - n AS before
     FROM series
 ),
-wanted AS (
+wanted AS MATERIALIZED (
     SELECT r.ts, 0.95 * (r.n - 1) AS r, x.which, x.rank,
            r.ts IN (SELECT ts FROM hist_points) AS from_hist
     FROM req r
@@ -77,18 +80,25 @@ located AS MATERIALIZED (
     FROM wanted w
     JOIN positioned p ON p.ts = w.ts AND w.rank >= p.before AND w.rank < p.before + p.n
 ),
--- Pass 2: the raw rows of the located fine buckets of exact points, ranked in their bucket.
+-- Pass 2: the raw rows of the located buckets of exact points, found through the
+-- response-time index (see metrics_performance.sql), ranked inside their bucket.
+picked_raw AS MATERIALIZED (
+    SELECT date_bin(('1 ' || $3::text)::interval, p.timestamp, '2000-01-01 00:00:00+00') AS ts, l.k, p.v
+    FROM (SELECT DISTINCT k FROM located WHERE NOT from_hist) l
+    CROSS JOIN LATERAL (
+        SELECT r.timestamp, r.response_time_ms AS v
+        FROM performance_metrics r
+        WHERE r.response_time_ms > brickbox_hist_fine_lower((l.k - 1) * 16 + 1)
+          AND r.response_time_ms <= brickbox_hist_fine_upper(l.k * 16)
+          AND brickbox_hist_index(r.response_time_ms) = l.k
+          AND r.timestamp >= $1::timestamptz
+          AND r.timestamp <= $2::timestamptz
+        OFFSET 0  -- one index range scan per distinct bucket, not one per (point, bucket)
+    ) p
+),
 picked AS (
     SELECT ts, k, v, row_number() OVER (PARTITION BY ts, k ORDER BY v) - 1 AS pos
-    FROM (SELECT date_trunc($2::text, p.timestamp, 'UTC') AS ts,
-                 brickbox_hist_fine(p.response_time_ms) AS k, p.response_time_ms AS v
-          FROM performance_metrics p
-          WHERE $3::boolean
-            AND EXISTS (SELECT 1 FROM located WHERE NOT from_hist)
-            AND p.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC')
-            AND p.timestamp <= now()
-            AND brickbox_hist_fine(p.response_time_ms) IN
-                (SELECT k FROM located WHERE NOT from_hist)) c
+    FROM picked_raw
     WHERE (ts, k) IN (SELECT ts, k FROM located WHERE NOT from_hist)
 ),
 p95 AS (
@@ -104,11 +114,11 @@ p95 AS (
 ),
 ev AS (
     SELECT ts, sum(n)::bigint AS n
-    FROM (SELECT date_trunc($2::text, u.timestamp, 'UTC') AS ts, count(*) AS n
+    FROM (SELECT date_bin(('1 ' || $3::text)::interval, u.timestamp, '2000-01-01 00:00:00+00') AS ts, count(*) AS n
           FROM usage_events u
-          WHERE $4::boolean
-            AND u.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC')
-            AND u.timestamp <= now()
+          WHERE $5::boolean
+            AND u.timestamp >= $1::timestamptz
+            AND u.timestamp <= $2::timestamptz
           GROUP BY 1
           UNION ALL
           SELECT ts, count FROM buckets WHERE kind = 'event') x
@@ -116,17 +126,17 @@ ev AS (
 ),
 users AS (
     SELECT ts, count(DISTINCT user_id) AS n
-    FROM (SELECT date_trunc($2::text, u.timestamp, 'UTC') AS ts, u.user_id
+    FROM (SELECT date_bin(('1 ' || $3::text)::interval, u.timestamp, '2000-01-01 00:00:00+00') AS ts, u.user_id
           FROM usage_events u
-          WHERE $4::boolean
-            AND u.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC')
-            AND u.timestamp <= now()
+          WHERE $5::boolean
+            AND u.timestamp >= $1::timestamptz
+            AND u.timestamp <= $2::timestamptz
           UNION ALL
-          SELECT date_trunc($2::text, au.hour, 'UTC'), au.user_id
+          SELECT date_bin(('1 ' || $3::text)::interval, au.hour, '2000-01-01 00:00:00+00'), au.user_id
           FROM aggregated_users au
-          WHERE $4::boolean AND au.source = 'event'
-            AND au.hour >= date_trunc('hour', now() - $1::text::interval, 'UTC')
-            AND au.hour <= now()) x
+          WHERE $5::boolean AND au.source = 'event'
+            AND au.hour >= $1::timestamptz
+            AND au.hour <= $2::timestamptz) x
     WHERE user_id IS NOT NULL
     GROUP BY ts
 )

@@ -7,26 +7,25 @@
 -- success_rate, event_distribution, page_views, and their share of active_users); API
 -- requests always count towards active_users and active_users_current_hour.
 --
--- Parameters: $1 text — the range as an interval ('24 hours', …); $2 text — event_type
--- filter, NULL for all.
+-- Parameters: $1 timestamptz — start_time, $2 timestamptz — end_time, $3 timestamptz — the
+-- start of the current hour (metrics_bounds.sql); $4 text — event_type filter, NULL for all.
 -- Result: one row: total_events bigint, unique_users bigint, active_users bigint,
 -- active_users_current_hour bigint, success_true bigint, success_known bigint,
--- event_distribution jsonb ({type: n}), page_views jsonb ({page: n}),
--- start_time timestamptz, end_time timestamptz.
+-- event_distribution jsonb ({type: n}), page_views jsonb ({page: n}).
 WITH buckets AS MATERIALIZED (
     SELECT a.event_type, a.count, a.success_true, a.success_known, a.page_views
     FROM aggregated_metrics a
     WHERE a.kind = 'event'
-      AND a.hour >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND a.hour <= now()
-      AND ($2::text IS NULL OR a.event_type = $2::text)
+      AND a.hour >= $1::timestamptz AND a.hour <= $2::timestamptz
+      AND ($4::text IS NULL OR a.event_type = $4::text)
 ),
 raw AS MATERIALIZED (
     SELECT u.event_type, count(*) AS n,
            count(*) FILTER (WHERE u.success) AS st,
            count(*) FILTER (WHERE u.success IS NOT NULL) AS sk
     FROM usage_events u
-    WHERE u.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND u.timestamp <= now()
-      AND ($2::text IS NULL OR u.event_type = $2::text)
+    WHERE u.timestamp >= $1::timestamptz AND u.timestamp <= $2::timestamptz
+      AND ($4::text IS NULL OR u.event_type = $4::text)
     GROUP BY u.event_type
 ),
 by_type AS (
@@ -41,9 +40,9 @@ pages AS (
     FROM (SELECT u.page_name, count(*) AS n
           FROM usage_events u
           WHERE u.event_type = 'page_view' AND u.page_name IS NOT NULL
-            AND u.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC')
-            AND u.timestamp <= now()
-            AND ($2::text IS NULL OR u.event_type = $2::text)
+            AND u.timestamp >= $1::timestamptz
+            AND u.timestamp <= $2::timestamptz
+            AND ($4::text IS NULL OR u.event_type = $4::text)
           GROUP BY u.page_name
           UNION ALL
           SELECT p.key, p.value::bigint
@@ -54,39 +53,39 @@ event_users AS MATERIALIZED (
     SELECT DISTINCT user_id
     FROM (SELECT u.user_id
           FROM usage_events u
-          WHERE u.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC')
-            AND u.timestamp <= now()
-            AND ($2::text IS NULL OR u.event_type = $2::text)
+          WHERE u.timestamp >= $1::timestamptz
+            AND u.timestamp <= $2::timestamptz
+            AND ($4::text IS NULL OR u.event_type = $4::text)
           UNION ALL
           SELECT au.user_id
           FROM aggregated_users au
           WHERE au.source = 'event'
-            AND au.hour >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND au.hour <= now()
-            AND ($2::text IS NULL OR au.event_type = $2::text)) x
+            AND au.hour >= $1::timestamptz AND au.hour <= $2::timestamptz
+            AND ($4::text IS NULL OR au.event_type = $4::text)) x
     WHERE user_id IS NOT NULL
 ),
 request_users AS (
     SELECT p.user_id
     FROM performance_metrics p
-    WHERE p.timestamp >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND p.timestamp <= now()
+    WHERE p.timestamp >= $1::timestamptz AND p.timestamp <= $2::timestamptz
       AND p.user_id IS NOT NULL
     UNION
     SELECT au.user_id
     FROM aggregated_users au
     WHERE au.source = 'request'
-      AND au.hour >= date_trunc('hour', now() - $1::text::interval, 'UTC') AND au.hour <= now()
+      AND au.hour >= $1::timestamptz AND au.hour <= $2::timestamptz
 ),
 -- The current hour is never aggregated (the job only touches hours 7 days old).
 current_users AS (
     SELECT p.user_id
     FROM performance_metrics p
-    WHERE p.timestamp >= date_trunc('hour', now(), 'UTC') AND p.timestamp <= now()
+    WHERE p.timestamp >= $3::timestamptz AND p.timestamp <= $2::timestamptz
       AND p.user_id IS NOT NULL
     UNION
     SELECT u.user_id
     FROM usage_events u
-    WHERE u.timestamp >= date_trunc('hour', now(), 'UTC') AND u.timestamp <= now()
-      AND ($2::text IS NULL OR u.event_type = $2::text)
+    WHERE u.timestamp >= $3::timestamptz AND u.timestamp <= $2::timestamptz
+      AND ($4::text IS NULL OR u.event_type = $4::text)
       AND u.user_id IS NOT NULL
 )
 SELECT coalesce((SELECT sum(n) FROM by_type), 0)::bigint               AS total_events,
@@ -98,6 +97,4 @@ SELECT coalesce((SELECT sum(n) FROM by_type), 0)::bigint               AS total_
        coalesce((SELECT sum(st) FROM by_type), 0)::bigint              AS success_true,
        coalesce((SELECT sum(sk) FROM by_type), 0)::bigint              AS success_known,
        coalesce((SELECT jsonb_object_agg(event_type, n) FROM by_type), '{}')  AS event_distribution,
-       coalesce((SELECT jsonb_object_agg(page_name, n) FROM pages), '{}')     AS page_views,
-       date_trunc('hour', now() - $1::text::interval, 'UTC')                 AS start_time,
-       now()                                                           AS end_time;
+       coalesce((SELECT jsonb_object_agg(page_name, n) FROM pages), '{}')     AS page_views;

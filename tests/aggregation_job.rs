@@ -244,3 +244,19 @@ fn an_unreachable_or_missing_database_exits_1() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage:"));
 }
+
+#[test]
+fn a_failing_statement_exits_2_and_rolls_everything_back() {
+    let db = MetricsDb::create();
+    db.fill(2_000, 1_000);
+    let before = db.count("SELECT count(*) FROM performance_metrics");
+    // Break the event roll-up (the second statement): the request roll-up before it, which
+    // already deleted raw rows inside the transaction, must be undone with it.
+    db.sql("ALTER TABLE aggregated_metrics DROP COLUMN page_views");
+    let (code, summary, err) = db.aggregate();
+    assert_eq!(code, 2, "{summary} {err}");
+    assert!(err.contains("usage_events"), "{err}");
+    assert_eq!(db.count("SELECT count(*) FROM performance_metrics"), before);
+    assert_eq!(db.count("SELECT count(*) FROM aggregated_metrics"), 0);
+    assert_eq!(db.count("SELECT count(*) FROM aggregated_users"), 0);
+}

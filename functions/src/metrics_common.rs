@@ -17,6 +17,7 @@ pub const PERFORMANCE_SQL: &str = sql!("metrics_performance.sql");
 pub const USAGE_SQL: &str = sql!("metrics_usage.sql");
 pub const TIME_SERIES_SQL: &str = sql!("metrics_time_series.sql");
 const SESSION_SQL: &str = sql!("metrics_session.sql");
+const BOUNDS_SQL: &str = sql!("metrics_bounds.sql");
 
 /// The `time_range` parameter (parsed by `common::time_range`, SPEC §6.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,13 +74,36 @@ pub fn filter(req: &Request, name: &str) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// Run one statement in a read-only transaction with the session settings it needs.
-/// One statement sees one snapshot, which is what makes the raw/aggregated split exact.
+/// The range a query covers, from the database's clock (`metrics_bounds.sql`).
+pub struct Bounds {
+    /// The start of the UTC hour `time_range` ago.
+    pub start: OffsetDateTime,
+    /// Now.
+    pub end: OffsetDateTime,
+    /// The start of the current UTC hour.
+    pub hour_start: OffsetDateTime,
+}
+
+/// Which bounds a statement takes as its first parameters.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum BoundParams {
+    /// `$1` start, `$2` end.
+    Range,
+    /// `$1` start, `$2` end, `$3` start of the current hour.
+    RangeAndHour,
+}
+
+/// Run one statement over `range` in a read-only transaction: the bounds first (from the
+/// transaction's clock), then the statement with the bounds as its first parameters and
+/// `params` after them. One statement sees one snapshot, which is what makes the
+/// raw/aggregated split exact.
 pub async fn query(
     ctx: &shared::Ctx,
+    range: TimeRange,
     statement: &str,
+    bounds: BoundParams,
     params: &[&(dyn ToSql + Sync)],
-) -> Result<Vec<Row>, ApiError> {
+) -> Result<(Bounds, Vec<Row>), ApiError> {
     let mut client = ctx.db().await?;
     let tx = client
         .build_transaction()
@@ -90,12 +114,27 @@ pub async fn query(
     tx.batch_execute(SESSION_SQL)
         .await
         .map_err(shared::db::query_error)?;
+    let row = tx
+        .query_one(BOUNDS_SQL, &[&range.interval()])
+        .await
+        .map_err(shared::db::query_error)?;
+    let b = Bounds {
+        start: row.get("start_time"),
+        end: row.get("end_time"),
+        hour_start: row.get("hour_start"),
+    };
+    let mut all: Vec<&(dyn ToSql + Sync)> = vec![&b.start, &b.end];
+    if bounds == BoundParams::RangeAndHour {
+        all.push(&b.hour_start);
+    }
+    all.extend_from_slice(params);
     let rows = tx
-        .query(statement, params)
+        .query(statement, &all)
         .await
         .map_err(shared::db::query_error)?;
     tx.commit().await.map_err(shared::db::query_error)?;
-    Ok(rows)
+    drop(all);
+    Ok((b, rows))
 }
 
 /// RFC 3339 UTC with `Z`.

@@ -1,9 +1,8 @@
 //! `GET /api/v1/metrics/performance` (admin): request count, errors, average and percentiles,
 //! overall and per (endpoint, method), over raw and aggregated hours alike (SPEC §6.3).
 
-use crate::metrics_common::{self as common, TimeRange};
+use crate::metrics_common::{self as common, BoundParams, TimeRange};
 use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, Response};
-use time::OffsetDateTime;
 
 pub const FUNCTION: Function = Function {
     name: "metrics_performance",
@@ -69,18 +68,18 @@ struct EndpointFigures {
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let range = TimeRange::from_request(&req)?;
     let endpoint = common::filter(&req, "endpoint")?;
-    let rows = common::query(
+    let (bounds, rows) = common::query(
         &ctx,
+        range,
         common::PERFORMANCE_SQL,
-        &[&range.interval(), &endpoint],
+        BoundParams::Range,
+        &[&endpoint],
     )
     .await?;
     // The statement always returns the total row first.
     let total = rows
         .first()
         .ok_or_else(|| ApiError::internal("metrics_performance.sql returned no total row"))?;
-    let start: OffsetDateTime = total.get("start_time");
-    let end: OffsetDateTime = total.get("end_time");
     let figures = |row: &tokio_postgres::Row| {
         let n: i64 = row.get("request_count");
         let errors: i64 = row.get("error_count");
@@ -121,8 +120,8 @@ pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
         .collect();
     Response::ok(&Performance {
         time_range: range.label,
-        start_time: common::time(start),
-        end_time: common::time(end),
+        start_time: common::time(bounds.start),
+        end_time: common::time(bounds.end),
         metrics,
         endpoints,
     })

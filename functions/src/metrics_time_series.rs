@@ -5,7 +5,7 @@
 //! `avg_response_time_ms` and `p95_response_time_ms` (no value, rather than a misleading 0, so
 //! a chart shows a gap); fields outside `metric_type` are null.
 
-use crate::metrics_common::{self as common, TimeRange};
+use crate::metrics_common::{self as common, BoundParams, TimeRange};
 use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, Response};
 use time::OffsetDateTime;
 
@@ -81,10 +81,12 @@ pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
         Some("day") => "day",
         Some(other) => return Err(common::invalid("interval", other, "hour, day")),
     };
-    let rows = common::query(
+    let (_, rows) = common::query(
         &ctx,
+        range,
         common::TIME_SERIES_SQL,
-        &[&range.interval(), &interval, &performance, &usage],
+        BoundParams::Range,
+        &[&interval, &performance, &usage],
     )
     .await?;
     let data_points = rows

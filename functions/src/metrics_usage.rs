@@ -1,10 +1,9 @@
 //! `GET /api/v1/metrics/usage` (admin): usage-event totals, exact distinct users, success
 //! rate, event distribution and page views, over raw and aggregated hours alike (SPEC §6.3).
 
-use crate::metrics_common::{self as common, TimeRange};
+use crate::metrics_common::{self as common, BoundParams, TimeRange};
 use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, Response};
 use std::collections::BTreeMap;
-use time::OffsetDateTime;
 
 pub const FUNCTION: Function = Function {
     name: "metrics_usage",
@@ -65,7 +64,14 @@ pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
             ));
         }
     }
-    let rows = common::query(&ctx, common::USAGE_SQL, &[&range.interval(), &event_type]).await?;
+    let (bounds, rows) = common::query(
+        &ctx,
+        range,
+        common::USAGE_SQL,
+        BoundParams::RangeAndHour,
+        &[&event_type],
+    )
+    .await?;
     let row = rows
         .first()
         .ok_or_else(|| ApiError::internal("metrics_usage.sql returned no row"))?;
@@ -73,12 +79,10 @@ pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
         let value: serde_json::Value = row.get(column);
         serde_json::from_value(value).map_err(ApiError::internal)
     };
-    let start: OffsetDateTime = row.get("start_time");
-    let end: OffsetDateTime = row.get("end_time");
     Response::ok(&Usage {
         time_range: range.label,
-        start_time: common::time(start),
-        end_time: common::time(end),
+        start_time: common::time(bounds.start),
+        end_time: common::time(bounds.end),
         metrics: UsageTotals {
             total_events: row.get("total_events"),
             unique_users: row.get("unique_users"),

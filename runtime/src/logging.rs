@@ -2,18 +2,18 @@
 //! Apps log viewer), written to stderr by a background thread.
 //!
 //! Why a thread: a `write(2)` per line under a global lock was the largest cost on the request
-//! path (~15 % of `/ping` throughput). Lines go through a bounded channel and the writer thread
-//! writes whatever has queued in one call, so under load many lines share a syscall and when idle
-//! each line still appears at once. If stderr stalls and the channel fills, lines are dropped and
-//! counted rather than blocking a request. `flush()` drains the channel before the process exits.
+//! path, and so was waking a writer thread per line. Lines are appended to a shared buffer (a
+//! short uncontended lock, no syscall) and the writer thread writes whatever has accumulated every
+//! few milliseconds in one call. If stderr stalls and the buffer passes its cap, lines are dropped
+//! and counted rather than blocking a request. `flush()` writes what is left before the process
+//! exits.
 //!
 //! Log lines never carry tokens: nothing logs headers or secrets, and crates that log request
 //! headers at debug/trace are capped at `info`.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Crates whose debug and trace lines include request headers, so an `Authorization: Bearer`
@@ -25,31 +25,32 @@ const HEADER_LOGGING_CRATES: &[&str] = &[
     "tokio_postgres",
     "postgres_protocol",
 ];
-const QUEUED_LINES: usize = 65_536;
+/// Bytes of log lines waiting for the writer before new lines are dropped.
+const BUFFER_CAP: usize = 8 * 1024 * 1024;
+/// How often the writer thread writes what has accumulated.
+const WRITE_INTERVAL: Duration = Duration::from_millis(5);
 
-enum Message {
-    Line(Vec<u8>),
-    Flush(SyncSender<()>),
-}
-
-static SENDER: OnceLock<SyncSender<Message>> = OnceLock::new();
+static BUFFER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+/// Held while taking the buffer and writing it, so the writer thread and `flush` keep order.
+static WRITING: Mutex<()> = Mutex::new(());
 static DROPPED: AtomicU64 = AtomicU64::new(0);
+static STARTED: AtomicBool = AtomicBool::new(false);
 
-struct ChannelWriter(SyncSender<Message>);
+struct BufferWriter;
 
-impl Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self.0.try_send(Message::Line(buf.to_vec())) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
+impl Write for BufferWriter {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        if !STARTED.load(Ordering::Relaxed) {
+            let _ = std::io::stderr().write_all(line);
+            return Ok(line.len());
+        }
+        match BUFFER.lock() {
+            Ok(mut buf) if buf.len() + line.len() <= BUFFER_CAP => buf.extend_from_slice(line),
+            _ => {
                 DROPPED.fetch_add(1, Ordering::Relaxed);
             }
-            // The writer thread is gone (process exit): write directly.
-            Err(TrySendError::Disconnected(_)) => {
-                let _ = std::io::stderr().write_all(buf);
-            }
         }
-        Ok(buf.len())
+        Ok(line.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -57,43 +58,62 @@ impl Write for ChannelWriter {
     }
 }
 
-fn writer_thread(rx: Receiver<Message>) {
-    let mut stderr = std::io::stderr();
-    let mut batch = Vec::with_capacity(64 * 1024);
-    let mut acks = Vec::new();
-    while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
-        while let Some(message) = next.take() {
-            match message {
-                Message::Line(line) => batch.extend_from_slice(&line),
-                Message::Flush(ack) => acks.push(ack),
-            }
-            if batch.len() < 256 * 1024 {
-                next = rx.try_recv().ok();
-            }
+/// Write everything buffered so far to stderr.
+fn write_out() {
+    let Ok(_writing) = WRITING.lock() else { return };
+    let mut pending = match BUFFER.lock() {
+        Ok(mut buf) if !buf.is_empty() => std::mem::take(&mut *buf),
+        _ => Vec::new(),
+    };
+    let dropped = DROPPED.swap(0, Ordering::Relaxed);
+    if dropped > 0 {
+        pending.extend_from_slice(
+            format!("WARN  brickbox::logging {dropped} log lines were dropped: stderr could not keep up\n").as_bytes(),
+        );
+    }
+    if !pending.is_empty() {
+        let _ = std::io::stderr().write_all(&pending);
+    }
+}
+
+/// `2026-11-26T12:00:00.123456Z`. The date-and-seconds part is formatted once per second per
+/// thread; only the microseconds change between lines.
+fn timestamp() -> String {
+    use std::cell::RefCell;
+    use std::time::{SystemTime, UNIX_EPOCH};
+    thread_local! {
+        static PREFIX: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let (secs, micros) = (now.as_secs(), now.subsec_micros());
+    PREFIX.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != secs {
+            let t = time::OffsetDateTime::from_unix_timestamp(secs as i64)
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+            let full = shared::util::rfc3339(t);
+            *cached = (secs, full.trim_end_matches('Z').to_string());
         }
-        let dropped = DROPPED.swap(0, Ordering::Relaxed);
-        if dropped > 0 {
-            batch.extend_from_slice(format!("WARN  brickbox::logging {dropped} log lines were dropped: stderr could not keep up\n").as_bytes());
-        }
-        let _ = stderr.write_all(&batch);
-        batch.clear();
-        for ack in acks.drain(..) {
-            let _ = ack.send(());
-        }
+        format!("{}.{micros:06}Z", cached.1)
+    })
+}
+
+fn writer_thread() {
+    loop {
+        std::thread::sleep(WRITE_INTERVAL);
+        write_out();
     }
 }
 
 pub fn init(json: bool) {
-    let (tx, rx) = sync_channel(QUEUED_LINES);
     let mut builder =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
     for module in HEADER_LOGGING_CRATES {
         builder.filter_module(module, log::LevelFilter::Info);
     }
-    builder.target(env_logger::Target::Pipe(Box::new(ChannelWriter(
-        tx.clone(),
-    ))));
+    builder.target(env_logger::Target::Pipe(Box::new(BufferWriter)));
     builder.format(move |buf, record| {
         // Second line of defence: a more specific RUST_LOG directive (`ureq::run=trace`) wins over
         // the caps above, so such lines are dropped here instead.
@@ -105,7 +125,7 @@ pub fn init(json: bool) {
         {
             return Ok(());
         }
-        let ts = shared::util::now_rfc3339();
+        let ts = timestamp();
         if json {
             let line = serde_json::json!({
                 "ts": ts,
@@ -125,22 +145,27 @@ pub fn init(json: bool) {
         }
     });
     // A second init (tests start several servers in one process) keeps the first logger.
-    if builder.try_init().is_ok() && SENDER.set(tx).is_ok() {
+    if builder.try_init().is_ok() {
         let spawned = std::thread::Builder::new()
             .name("log-writer".into())
-            .spawn(move || writer_thread(rx));
-        if spawned.is_err() {
-            eprintln!("brickbox: could not start the log writer thread; logs may be lost");
-        }
+            .spawn(writer_thread);
+        // Without the thread, lines go straight to stderr (BufferWriter checks STARTED).
+        STARTED.store(spawned.is_ok(), Ordering::Relaxed);
     }
 }
 
-/// Wait (at most 2 s) until every queued line is written. Call before the process exits.
+/// Write every buffered line. Call before the process exits.
 pub fn flush() {
-    if let Some(sender) = SENDER.get() {
-        let (ack_tx, ack_rx) = sync_channel(1);
-        if sender.send(Message::Flush(ack_tx)).is_ok() {
-            let _ = ack_rx.recv_timeout(Duration::from_secs(2));
-        }
+    write_out();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_microseconds() {
+        let ts = super::timestamp();
+        assert_eq!(ts.len(), "2026-11-26T12:00:00.123456Z".len(), "{ts}");
+        assert!(shared::util::parse_rfc3339(&ts).is_some(), "{ts}");
+        assert!(ts.ends_with('Z'));
     }
 }

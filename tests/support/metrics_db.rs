@@ -1,17 +1,21 @@
-//! Databases for the admin-metrics tests: one per test on the machine's PostgreSQL
-//! (127.0.0.1:5432, trust auth), migrated by the real binary, filled with a fixed-seed 91-day
-//! synthetic dataset, and the expected responses computed independently from a snapshot of the
-//! raw rows with plain SQL (`count`, `avg`, `percentile_cont`, `count(DISTINCT …)`; no buckets,
-//! no histograms). SQL goes through `psql`, so the helpers work from any thread.
+//! Databases for the admin-metrics tests: a `TestDb` (one per test) migrated by the real
+//! binary, filled with a fixed-seed 91-day synthetic dataset, and the expected responses
+//! computed independently from a snapshot of the raw rows with plain SQL (`count`, `avg`,
+//! `percentile_cont`, `count(DISTINCT …)`; no buckets, no histograms).
 
+use super::db::TestDb;
 use serde_json::Value;
 use std::process::{Command, Output};
 
-const HOST: &str = "127.0.0.1";
-const PORT: &str = "5432";
-
 pub struct MetricsDb {
-    pub name: String,
+    db: TestDb,
+}
+
+impl std::ops::Deref for MetricsDb {
+    type Target = TestDb;
+    fn deref(&self) -> &TestDb {
+        &self.db
+    }
 }
 
 impl MetricsDb {
@@ -19,12 +23,9 @@ impl MetricsDb {
     /// keeps the test server's own requests out of `performance_metrics`: the metrics writer
     /// records every `/api/*` call, which would change the dataset while the test reads it.
     pub fn create() -> MetricsDb {
-        let name = format!(
-            "bb_metrics_test_{}",
-            shared::util::uuid_v4().replace('-', "")
-        );
-        psql("postgres", &format!("CREATE DATABASE {name}"));
-        let db = MetricsDb { name };
+        let db = MetricsDb {
+            db: TestDb::create(),
+        };
         let out = db.brickbox(&["migrate"]);
         assert!(
             out.status.success(),
@@ -39,25 +40,6 @@ impl MetricsDb {
                EXECUTE FUNCTION test_drop_own_requests();",
         );
         db
-    }
-
-    pub fn url(&self) -> String {
-        format!(
-            "postgres://postgres@{HOST}:{PORT}/{}?sslmode=disable",
-            self.name
-        )
-    }
-
-    /// Run SQL; unaligned, tuples-only output.
-    pub fn sql(&self, sql: &str) -> String {
-        psql(&self.name, sql)
-    }
-
-    pub fn count(&self, sql: &str) -> i64 {
-        let out = self.sql(sql);
-        out.trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{sql}: not a number: {out:?}"))
     }
 
     /// A query returning one JSON value.
@@ -220,37 +202,9 @@ impl MetricsDb {
     }
 }
 
-impl Drop for MetricsDb {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                "-h", HOST, "-p", PORT, "-U", "postgres", "-d", "postgres", "-qtAc",
-            ])
-            .arg(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .output();
-    }
-}
-
 /// A SQL string literal.
 pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
-}
-
-pub fn psql(database: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args(["-h", HOST, "-p", PORT, "-U", "postgres", "-d", database])
-        .args(["-v", "ON_ERROR_STOP=1", "-qtAc", sql])
-        .output()
-        .expect("psql runs (PostgreSQL client installed)");
-    assert!(
-        out.status.success(),
-        "psql -d {database} failed: {}\n{sql}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// The real binary with exactly `env` (plus PATH).

@@ -32,10 +32,10 @@ pub const MIGRATIONS: &[super::migrate::Migration] = &[
         name: "0001_initial.sql",
         sql: sql!("migrations/0001_initial.sql"),
     },
-    // The aggregation tables (issue 4); numbered apart so the foundation can grow before it.
+    // The aggregation tables (issue 4).
     super::migrate::Migration {
-        version: 10,
-        name: "0010_aggregation.sql",
-        sql: sql!("migrations/0010_aggregation.sql"),
+        version: 2,
+        name: "0002_aggregation.sql",
+        sql: sql!("migrations/0002_aggregation.sql"),
     },
 ];
