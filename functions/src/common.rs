@@ -11,7 +11,7 @@ use shared::db::logs::{
 use shared::error::FieldError;
 use shared::statements::{self, Column, STATEMENT_DEADLINE};
 use shared::unity_catalog::{quoted_table, validate_identifier};
-use shared::{util, ApiError, Ctx, Request, Response};
+use shared::{util, ApiError, Ctx, Param, Request, Response};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
@@ -113,6 +113,20 @@ mod tests {
 }
 
 // ---- Databricks surfaces (Unity Catalog, Model Serving) ----
+
+/// The Unity Catalog identifier query parameters, shared by the catalog browser's functions.
+pub const CATALOG_PARAM: Param = identifier_param("catalog", "Catalog name");
+pub const SCHEMA_PARAM: Param = identifier_param("schema", "Schema name");
+pub const TABLE_PARAM: Param = identifier_param("table", "Table name");
+
+const fn identifier_param(name: &'static str, description: &'static str) -> Param {
+    Param {
+        name,
+        required: true,
+        schema: r#"{"type":"string","minLength":1,"maxLength":255}"#,
+        description,
+    }
+}
 
 /// SPEC §6.2: inputs and predictions are stored cut at 64 KiB.
 pub const MAX_LOGGED_JSON: usize = 64 * 1024;

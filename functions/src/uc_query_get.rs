@@ -4,7 +4,6 @@
 use crate::common::{self, TableQuery, QUERY_LIMIT_DEFAULT, QUERY_LIMIT_MAX};
 use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, Response};
 
-const NAME: &str = r#"{"type":"string","minLength":1,"maxLength":255}"#;
 
 pub const FUNCTION: Function = Function {
     name: "uc_query_get",
@@ -13,24 +12,9 @@ pub const FUNCTION: Function = Function {
     auth: Auth::User,
     summary: "Query one page of a Unity Catalog table, parameters in the query string",
     query: &[
-        Param {
-            name: "catalog",
-            required: true,
-            schema: NAME,
-            description: "Catalog name",
-        },
-        Param {
-            name: "schema",
-            required: true,
-            schema: NAME,
-            description: "Schema name",
-        },
-        Param {
-            name: "table",
-            required: true,
-            schema: NAME,
-            description: "Table name",
-        },
+        crate::common::CATALOG_PARAM,
+        crate::common::SCHEMA_PARAM,
+        crate::common::TABLE_PARAM,
         Param {
             name: "limit",
             required: false,

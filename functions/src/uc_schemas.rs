@@ -2,7 +2,7 @@
 
 use crate::common::required_param;
 use shared::unity_catalog::{self, validate_identifier};
-use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, Response};
+use shared::{ApiError, Auth, Ctx, Function, Method, Request, Response};
 
 pub const FUNCTION: Function = Function {
     name: "uc_schemas",
@@ -10,12 +10,7 @@ pub const FUNCTION: Function = Function {
     path: "/api/unity-catalog/schemas",
     auth: Auth::User,
     summary: "Names of the schemas of a catalog, sorted; 404 CATALOG_NOT_FOUND",
-    query: &[Param {
-        name: "catalog",
-        required: true,
-        schema: r#"{"type":"string","minLength":1,"maxLength":255}"#,
-        description: "Catalog name",
-    }],
+    query: &[crate::common::CATALOG_PARAM],
     request_body: None,
     success_status: 200,
     response_body: Some(r#"{"type":"array","items":{"type":"string"}}"#),

@@ -2,7 +2,7 @@
 
 use crate::common::required_param;
 use shared::unity_catalog::{self, validate_identifier};
-use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, Response};
+use shared::{ApiError, Auth, Ctx, Function, Method, Request, Response};
 
 pub const FUNCTION: Function = Function {
     name: "uc_table_names",
@@ -10,20 +10,7 @@ pub const FUNCTION: Function = Function {
     path: "/api/unity-catalog/table-names",
     auth: Auth::User,
     summary: "Names of the tables of a schema, sorted; 404 SCHEMA_NOT_FOUND",
-    query: &[
-        Param {
-            name: "catalog",
-            required: true,
-            schema: r#"{"type":"string","minLength":1,"maxLength":255}"#,
-            description: "Catalog name",
-        },
-        Param {
-            name: "schema",
-            required: true,
-            schema: r#"{"type":"string","minLength":1,"maxLength":255}"#,
-            description: "Schema name",
-        },
-    ],
+    query: &[crate::common::CATALOG_PARAM, crate::common::SCHEMA_PARAM],
     request_body: None,
     success_status: 200,
     response_body: Some(r#"{"type":"array","items":{"type":"string"}}"#),

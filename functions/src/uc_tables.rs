@@ -3,7 +3,7 @@
 use crate::common::required_param;
 use serde::Serialize;
 use shared::unity_catalog::{self, validate_identifier, ColumnInfo};
-use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, Response};
+use shared::{ApiError, Auth, Ctx, Function, Method, Request, Response};
 
 pub const FUNCTION: Function = Function {
     name: "uc_tables",
@@ -11,20 +11,7 @@ pub const FUNCTION: Function = Function {
     path: "/api/unity-catalog/tables",
     auth: Auth::User,
     summary: "The tables of a schema with type, owner, comment and columns, sorted by name",
-    query: &[
-        Param {
-            name: "catalog",
-            required: true,
-            schema: r#"{"type":"string","minLength":1,"maxLength":255}"#,
-            description: "Catalog name",
-        },
-        Param {
-            name: "schema",
-            required: true,
-            schema: r#"{"type":"string","minLength":1,"maxLength":255}"#,
-            description: "Schema name",
-        },
-    ],
+    query: &[crate::common::CATALOG_PARAM, crate::common::SCHEMA_PARAM],
     request_body: None,
     success_status: 200,
     response_body: Some(
