@@ -37,6 +37,6 @@ pub async fn handle(ctx: Ctx, _req: Request) -> Result<Response, ApiError> {
         version: shared::VERSION,
         uptime_seconds: ctx.state.started.elapsed().as_secs(),
         lakebase,
-        timestamp: util::now_rfc3339(),
+        timestamp: util::now_rfc3339_micros(),
     })
 }

@@ -4,7 +4,6 @@
 use crate::common::{self, TableQuery, QUERY_LIMIT_DEFAULT, QUERY_LIMIT_MAX};
 use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, Response};
 
-
 pub const FUNCTION: Function = Function {
     name: "uc_query_get",
     method: Method::Get,

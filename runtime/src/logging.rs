@@ -76,30 +76,6 @@ fn write_out() {
     }
 }
 
-/// `2026-11-26T12:00:00.123456Z`. The date-and-seconds part is formatted once per second per
-/// thread; only the microseconds change between lines.
-fn timestamp() -> String {
-    use std::cell::RefCell;
-    use std::time::{SystemTime, UNIX_EPOCH};
-    thread_local! {
-        static PREFIX: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
-    }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let (secs, micros) = (now.as_secs(), now.subsec_micros());
-    PREFIX.with(|cell| {
-        let mut cached = cell.borrow_mut();
-        if cached.0 != secs {
-            let t = time::OffsetDateTime::from_unix_timestamp(secs as i64)
-                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-            let full = shared::util::rfc3339(t);
-            *cached = (secs, full.trim_end_matches('Z').to_string());
-        }
-        format!("{}.{micros:06}Z", cached.1)
-    })
-}
-
 fn writer_thread() {
     loop {
         std::thread::sleep(WRITE_INTERVAL);
@@ -125,7 +101,7 @@ pub fn init(json: bool) {
         {
             return Ok(());
         }
-        let ts = timestamp();
+        let ts = shared::util::now_rfc3339_micros();
         if json {
             let line = serde_json::json!({
                 "ts": ts,
@@ -163,7 +139,7 @@ pub fn flush() {
 mod tests {
     #[test]
     fn timestamps_are_rfc3339_utc_with_microseconds() {
-        let ts = super::timestamp();
+        let ts = shared::util::now_rfc3339_micros();
         assert_eq!(ts.len(), "2026-11-26T12:00:00.123456Z".len(), "{ts}");
         assert!(shared::util::parse_rfc3339(&ts).is_some(), "{ts}");
         assert!(ts.ends_with('Z'));

@@ -139,6 +139,29 @@ pub fn now_rfc3339() -> String {
     rfc3339(OffsetDateTime::now_utc())
 }
 
+/// Now as `2026-11-26T12:00:00.123456Z` (microseconds), cheaply: the date-and-seconds part is
+/// formatted once per second per thread, since log lines and `/health` ask for it per request.
+pub fn now_rfc3339_micros() -> String {
+    use std::cell::RefCell;
+    use std::time::{SystemTime, UNIX_EPOCH};
+    thread_local! {
+        static PREFIX: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let (secs, micros) = (now.as_secs(), now.subsec_micros());
+    PREFIX.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != secs {
+            let t = OffsetDateTime::from_unix_timestamp(secs as i64)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            *cached = (secs, rfc3339(t).trim_end_matches('Z').to_string());
+        }
+        format!("{}.{micros:06}Z", cached.1)
+    })
+}
+
 pub fn parse_rfc3339(text: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(text, &Rfc3339).ok()
 }
