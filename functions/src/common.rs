@@ -119,6 +119,15 @@ pub const CATALOG_PARAM: Param = identifier_param("catalog", "Catalog name");
 pub const SCHEMA_PARAM: Param = identifier_param("schema", "Schema name");
 pub const TABLE_PARAM: Param = identifier_param("table", "Table name");
 
+/// `?catalog=&schema=`, both required and valid identifiers (checked before any upstream call).
+pub fn catalog_and_schema(req: &Request) -> Result<(String, String), ApiError> {
+    let catalog = required_param(req, "catalog")?;
+    let schema = required_param(req, "schema")?;
+    validate_identifier("catalog", &catalog)?;
+    validate_identifier("schema", &schema)?;
+    Ok((catalog, schema))
+}
+
 const fn identifier_param(name: &'static str, description: &'static str) -> Param {
     Param {
         name,

@@ -1,7 +1,7 @@
 //! `GET /api/unity-catalog/table-names?catalog=&schema=`: the table names of a schema, sorted.
 
-use crate::common::required_param;
-use shared::unity_catalog::{self, validate_identifier};
+use crate::common::catalog_and_schema;
+use shared::unity_catalog;
 use shared::{ApiError, Auth, Ctx, Function, Method, Request, Response};
 
 pub const FUNCTION: Function = Function {
@@ -18,10 +18,7 @@ pub const FUNCTION: Function = Function {
 };
 
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
-    let catalog = required_param(&req, "catalog")?;
-    let schema = required_param(&req, "schema")?;
-    validate_identifier("catalog", &catalog)?;
-    validate_identifier("schema", &schema)?;
+    let (catalog, schema) = catalog_and_schema(&req)?;
     // Names only: ask Unity Catalog to leave the columns out.
     let tables = unity_catalog::tables(
         &ctx.state.databricks,

@@ -1,8 +1,8 @@
 //! `GET /api/unity-catalog/tables?catalog=&schema=`: the tables of a schema with their columns.
 
-use crate::common::required_param;
+use crate::common::catalog_and_schema;
 use serde::Serialize;
-use shared::unity_catalog::{self, validate_identifier, ColumnInfo};
+use shared::unity_catalog::{self, ColumnInfo};
 use shared::{ApiError, Auth, Ctx, Function, Method, Request, Response};
 
 pub const FUNCTION: Function = Function {
@@ -33,10 +33,7 @@ struct Table {
 }
 
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
-    let catalog = required_param(&req, "catalog")?;
-    let schema = required_param(&req, "schema")?;
-    validate_identifier("catalog", &catalog)?;
-    validate_identifier("schema", &schema)?;
+    let (catalog, schema) = catalog_and_schema(&req)?;
     let tables = unity_catalog::tables(
         &ctx.state.databricks,
         ctx.user_token()?,
