@@ -2,16 +2,19 @@
 -- figures over [start_time, end_time]: start_time is the start of the UTC hour `time_range`
 -- ago (so every hour of the range is whole, and aggregated hours are never cut), end_time now.
 --
--- Every row is counted once: the raw rows of the range plus the buckets of its aggregated
--- hours. The job moves rows from one to the other in one statement, and this one statement
--- sees one snapshot, so a run before, during or after it changes nothing (docs/metrics.md).
+-- Every row is counted once. brickbox_summary_cover splits the range into spans with a valid
+-- summary (whole past days and hours, migrations/0003_summaries.sql) and live intervals; a
+-- live interval is read from its raw rows plus its aggregated buckets. The job moves rows
+-- from raw to buckets in one statement, summaries go stale with any change to their hours,
+-- and this one statement sees one snapshot, so a job run or a late row before, during or
+-- after it changes nothing (docs/metrics.md).
 --
 -- Percentiles: with no aggregated hour in the range they are exactly percentile_cont, found
--- without sorting the range: pass 1 counts the raw rows per fine histogram bucket, which
--- locates the bucket holding each wanted rank; pass 2 reads and sorts only the rows of those
--- few buckets (through the response-time index).
--- With aggregated hours they come from the merged histograms (stored ones plus the raw rows
--- bucketed alike), interpolated like percentile_cont: within 2 %.
+-- without sorting the range: the histograms of the summaries plus the live raw rows counted
+-- per histogram bucket locate the bucket holding each wanted rank; pass 2 reads and sorts
+-- only the raw rows of that bucket and series (an index-only range scan).
+-- With aggregated hours they come from the merged histograms, interpolated like
+-- percentile_cont: within 2 %.
 --
 -- Parameters: $1 timestamptz — start_time, $2 timestamptz — end_time (metrics_bounds.sql);
 --             $3 text — endpoint filter (exact route template), NULL for all.
@@ -19,24 +22,44 @@
 -- one row per (endpoint, method) by request_count desc, endpoint, method:
 -- is_total boolean, endpoint text, method text, request_count bigint, error_count bigint,
 -- sum_ms float8, p50_ms float8, p95_ms float8, p99_ms float8.
-WITH buckets AS MATERIALIZED (
-    SELECT a.endpoint, a.method, a.count, a.sum_ms, a.error_count, a.hist_keys, a.hist_counts
-    FROM aggregated_metrics a
-    WHERE a.kind = 'request' AND a.hour >= $1::timestamptz
-      AND a.hour <= $2::timestamptz
-      AND ($3::text IS NULL OR a.endpoint = $3::text)
+WITH cover AS MATERIALIZED (
+    SELECT * FROM brickbox_summary_cover($1::timestamptz, $2::timestamptz, true)
 ),
 has_agg AS MATERIALIZED (
-    SELECT EXISTS (SELECT 1 FROM buckets) AS yes
+    SELECT EXISTS (SELECT 1 FROM aggregated_metrics a
+                   WHERE a.kind = 'request' AND a.hour >= $1::timestamptz
+                     AND a.hour <= $2::timestamptz
+                     AND ($3::text IS NULL OR a.endpoint = $3::text)) AS yes
 ),
--- Pass 1: the raw rows of the range per (endpoint, method, fine bucket).
+-- Series figures with their histograms: the covered spans' summaries and the live hours'
+-- buckets.
+parts AS MATERIALIZED (
+    SELECT r.endpoint, r.method, r.count, r.sum_ms, r.error_count, r.hist_keys, r.hist_counts
+    FROM cover c
+    JOIN metrics_summary_requests r ON r.span_start = c.span_start AND r.span_hours = c.span_hours
+    WHERE ($3::text IS NULL OR r.endpoint = $3::text)
+    UNION ALL
+    SELECT a.endpoint, a.method, a.count, a.sum_ms, a.error_count, a.hist_keys, a.hist_counts
+    FROM cover c
+    JOIN aggregated_metrics a ON a.kind = 'request' AND a.hour >= c.live_start
+                             AND a.hour < c.live_end AND a.hour <= $2::timestamptz
+    WHERE ($3::text IS NULL OR a.endpoint = $3::text)
+),
+-- Pass 1: the live hours' raw rows per (endpoint, method, histogram bucket).
 raw_cells AS MATERIALIZED (
-    SELECT p.endpoint, p.method, brickbox_hist_fine(p.response_time_ms) AS fine,
+    SELECT p.endpoint, p.method, brickbox_hist_index(p.response_time_ms) AS k,
            count(*) AS n, sum(p.response_time_ms) AS s,
            count(*) FILTER (WHERE p.status_code >= 400) AS e
-    FROM performance_metrics p
-    WHERE p.timestamp >= $1::timestamptz AND p.timestamp <= $2::timestamptz
-      AND ($3::text IS NULL OR p.endpoint = $3::text)
+    FROM cover c
+    CROSS JOIN LATERAL (
+        SELECT p.endpoint, p.method, p.response_time_ms, p.status_code
+        FROM performance_metrics p
+        WHERE p.timestamp >= c.live_start AND p.timestamp < c.live_end
+          AND p.timestamp <= $2::timestamptz
+          AND ($3::text IS NULL OR p.endpoint = $3::text)
+        OFFSET 0  -- one index range scan per live interval
+    ) p
+    WHERE c.live_start IS NOT NULL
     GROUP BY 1, 2, 3
 ),
 -- One series per (endpoint, method) plus the total series ('', '').
@@ -46,21 +69,16 @@ totals AS MATERIALIZED (
            coalesce(sum(n), 0)::bigint AS n, sum(s) AS s, coalesce(sum(e), 0)::bigint AS e
     FROM (SELECT endpoint, method, n, s, e FROM raw_cells
           UNION ALL
-          SELECT endpoint, method, count, sum_ms, error_count FROM buckets) u
+          SELECT endpoint, method, count, sum_ms, error_count FROM parts) u
     GROUP BY GROUPING SETS ((endpoint, method), ())
 ),
--- Histogram cells per (endpoint, method): fine buckets when exact, histogram buckets
--- otherwise; then per series (each pair, and the total).
+-- Histogram cells per (endpoint, method); then per series (each pair, and the total).
 cells AS MATERIALIZED (
     SELECT endpoint, method, k, sum(n)::bigint AS n
-    FROM (SELECT endpoint, method,
-                 CASE WHEN (SELECT yes FROM has_agg) THEN brickbox_hist_bucket(fine)
-                      ELSE fine END AS k,
-                 n
-          FROM raw_cells
+    FROM (SELECT endpoint, method, k, n FROM raw_cells
           UNION ALL
-          SELECT k.endpoint, k.method, h.k, h.n
-          FROM buckets k, unnest(k.hist_keys, k.hist_counts) AS h(k, n)) c
+          SELECT t.endpoint, t.method, h.k, h.n
+          FROM parts t, unnest(t.hist_keys, t.hist_counts) AS h(k, n)) c
     GROUP BY endpoint, method, k
 ),
 series AS MATERIALIZED (
@@ -91,40 +109,40 @@ located AS MATERIALIZED (
       ON p.is_total = w.is_total AND p.endpoint = w.endpoint AND p.method = w.method
      AND w.rank >= p.before AND w.rank < p.before + p.n
 ),
--- Pass 2 (exact only): the raw rows of the located fine buckets, found through the
--- response-time index (a bucket is a narrow value range; the exact bucket test removes the
--- rows the slightly widened range lets in), then ranked inside their bucket.
-picked AS MATERIALIZED (
-    SELECT p.endpoint, p.method, l.k, p.v
-    FROM (SELECT DISTINCT k FROM located) l
+-- Pass 2 (exact only): the raw rows of the range in each located bucket of each series,
+-- through the response-time indexes (a bucket is a narrow value range; the exact bucket test
+-- removes the rows the slightly widened range lets in), ranked inside their bucket.
+picked AS (
+    SELECT l.is_total, l.endpoint, l.method, l.k, p.v,
+           row_number() OVER (PARTITION BY l.is_total, l.endpoint, l.method, l.k
+                              ORDER BY p.v) - 1 AS pos
+    FROM (SELECT DISTINCT is_total, endpoint, method, k FROM located) l
     CROSS JOIN LATERAL (
-        SELECT r.endpoint, r.method, r.response_time_ms AS v
+        SELECT r.response_time_ms AS v
         FROM performance_metrics r
-        WHERE r.response_time_ms > brickbox_hist_fine_lower(l.k)
-          AND r.response_time_ms <= brickbox_hist_fine_upper(l.k)
-          AND brickbox_hist_fine(r.response_time_ms) = l.k
-          AND r.timestamp >= $1::timestamptz
-          AND r.timestamp <= $2::timestamptz
+        WHERE l.is_total
+          AND r.response_time_ms > brickbox_hist_fine_lower((l.k - 1) * 16 + 1)
+          AND r.response_time_ms <= brickbox_hist_fine_upper(l.k * 16)
+          AND brickbox_hist_index(r.response_time_ms) = l.k
+          AND r.timestamp >= $1::timestamptz AND r.timestamp <= $2::timestamptz
           AND ($3::text IS NULL OR r.endpoint = $3::text)
-        OFFSET 0  -- keeps this a per-bucket index range scan rather than one hash join
+        UNION ALL
+        SELECT r.response_time_ms
+        FROM performance_metrics r
+        WHERE NOT l.is_total
+          AND r.endpoint = l.endpoint AND r.method = l.method
+          AND r.response_time_ms > brickbox_hist_fine_lower((l.k - 1) * 16 + 1)
+          AND r.response_time_ms <= brickbox_hist_fine_upper(l.k * 16)
+          AND brickbox_hist_index(r.response_time_ms) = l.k
+          AND r.timestamp >= $1::timestamptz AND r.timestamp <= $2::timestamptz
     ) p
     WHERE NOT (SELECT yes FROM has_agg)
-),
-picked_ranked AS (
-    SELECT false AS is_total, endpoint, method, k, v,
-           row_number() OVER (PARTITION BY endpoint, method, k ORDER BY v) - 1 AS pos
-    FROM picked
-    WHERE (endpoint, method, k) IN (SELECT endpoint, method, k FROM located WHERE NOT is_total)
-    UNION ALL
-    SELECT true, '', '', k, v, row_number() OVER (PARTITION BY k ORDER BY v) - 1
-    FROM picked
-    WHERE k IN (SELECT k FROM located WHERE is_total)
 ),
 valued AS (
     SELECT l.is_total, l.endpoint, l.method, l.i, l.r, l.which,
            CASE WHEN (SELECT yes FROM has_agg) THEN brickbox_hist_value(l.k) ELSE pr.v END AS v
     FROM located l
-    LEFT JOIN picked_ranked pr
+    LEFT JOIN picked pr
       ON NOT (SELECT yes FROM has_agg)
      AND pr.is_total = l.is_total AND pr.endpoint = l.endpoint AND pr.method = l.method
      AND pr.k = l.k AND pr.pos = l.pos

@@ -22,36 +22,67 @@ WITH points AS MATERIALIZED (
                          date_trunc($3::text, $2::timestamptz, 'UTC'),
                          ('1 ' || $3::text)::interval) AS ts
 ),
+-- Summaries of whole hours (hourly points) or whole days where they exist (daily points),
+-- live intervals for the rest (brickbox_summary_cover, migrations/0003_summaries.sql).
+cover AS MATERIALIZED (
+    SELECT date_bin(('1 ' || $3::text)::interval, coalesce(c.span_start, c.live_start),
+                    '2000-01-01 00:00:00+00') AS ts, c.*,
+           c.span_hours = CASE $3::text WHEN 'day' THEN 24 ELSE 1 END AS whole_point
+    FROM brickbox_summary_cover($1::timestamptz, $2::timestamptz, $3::text = 'day') c
+),
+spans AS MATERIALIZED (
+    SELECT c.ts, c.span_start, c.span_hours, c.whole_point, m.has_agg, m.request_count,
+           m.error_count, m.sum_ms, m.p95_ms, m.event_count
+    FROM cover c
+    JOIN metrics_summaries m ON m.span_start = c.span_start AND m.span_hours = c.span_hours
+),
+-- The live hours (lo: the hour's start) and their points.
+live AS MATERIALIZED (
+    SELECT date_bin(('1 ' || $3::text)::interval, g.lo, '2000-01-01 00:00:00+00') AS ts, g.lo
+    FROM cover c
+    CROSS JOIN LATERAL generate_series(c.live_start, c.live_end - interval '1 hour',
+                                       interval '1 hour') AS g(lo)
+    WHERE c.live_start IS NOT NULL
+),
 buckets AS MATERIALIZED (
-    SELECT date_bin(('1 ' || $3::text)::interval, a.hour, '2000-01-01 00:00:00+00') AS ts, a.kind, a.count, a.sum_ms, a.error_count,
-           a.hist_keys, a.hist_counts
-    FROM aggregated_metrics a
-    WHERE a.hour >= $1::timestamptz AND a.hour <= $2::timestamptz
+    SELECT l.ts, a.kind, a.count, a.sum_ms, a.error_count, a.hist_keys, a.hist_counts
+    FROM live l
+    JOIN aggregated_metrics a ON a.hour = l.lo
+    WHERE a.hour <= $2::timestamptz
       AND ((a.kind = 'request' AND $4::boolean) OR (a.kind = 'event' AND $5::boolean))
 ),
 -- Points whose percentiles come from histograms: those with an aggregated request hour.
 hist_points AS MATERIALIZED (
     SELECT DISTINCT ts FROM buckets WHERE kind = 'request'
+    UNION
+    SELECT ts FROM spans WHERE has_agg
 ),
--- Pass 1. A point holds far fewer rows than the whole range, so histogram buckets (not the
--- 16 times finer ones metrics_performance.sql uses) already leave few rows for pass 2.
+-- Pass 1 over the live hours' raw rows, per point and histogram bucket.
 raw_cells AS MATERIALIZED (
-    SELECT date_bin(('1 ' || $3::text)::interval, p.timestamp, '2000-01-01 00:00:00+00') AS ts,
-           brickbox_hist_index(p.response_time_ms) AS k,
+    SELECT l.ts, brickbox_hist_index(p.response_time_ms) AS k,
            count(*) AS n, sum(p.response_time_ms) AS s,
            count(*) FILTER (WHERE p.status_code >= 400) AS e
-    FROM performance_metrics p
-    WHERE $4::boolean
-      AND p.timestamp >= $1::timestamptz AND p.timestamp <= $2::timestamptz
+    FROM live l
+    CROSS JOIN LATERAL (
+        SELECT p.response_time_ms, p.status_code
+        FROM performance_metrics p
+        WHERE $4::boolean
+          AND p.timestamp >= l.lo AND p.timestamp < l.lo + interval '1 hour'
+          AND p.timestamp <= $2::timestamptz
+        OFFSET 0  -- one index range scan per live hour
+    ) p
     GROUP BY 1, 2
 ),
 req AS MATERIALIZED (
     SELECT ts, sum(n)::bigint AS n, sum(s) AS s, sum(e)::bigint AS e
     FROM (SELECT ts, n, s, e FROM raw_cells
           UNION ALL
-          SELECT ts, count, sum_ms, error_count FROM buckets WHERE kind = 'request') u
+          SELECT ts, count, sum_ms, error_count FROM buckets WHERE kind = 'request'
+          UNION ALL
+          SELECT ts, request_count, sum_ms, error_count FROM spans WHERE $4::boolean) u
     GROUP BY ts
 ),
+-- Histograms of the points that are not one whole summarised span (those have their p95).
 series AS MATERIALIZED (
     SELECT ts, k, sum(n)::bigint AS n
     FROM (SELECT c.ts, c.k, c.n
@@ -59,7 +90,15 @@ series AS MATERIALIZED (
           UNION ALL
           SELECT k.ts, h.k, h.n
           FROM buckets k, unnest(k.hist_keys, k.hist_counts) AS h(k, n)
-          WHERE k.kind = 'request') u
+          WHERE k.kind = 'request'
+          UNION ALL
+          SELECT s.ts, h.k, h.n
+          FROM spans s
+          JOIN metrics_summary_requests r ON r.span_start = s.span_start
+                                         AND r.span_hours = s.span_hours
+          CROSS JOIN unnest(r.hist_keys, r.hist_counts) AS h(k, n)
+          WHERE $4::boolean AND NOT s.whole_point) u
+    WHERE ts NOT IN (SELECT ts FROM spans WHERE whole_point)
     GROUP BY ts, k
 ),
 positioned AS (
@@ -73,7 +112,7 @@ wanted AS MATERIALIZED (
     CROSS JOIN LATERAL (VALUES (0, floor(0.95 * (r.n - 1))::bigint),
                                (1, least(floor(0.95 * (r.n - 1))::bigint + 1, r.n - 1)))
         AS x(which, rank)
-    WHERE r.n > 0
+    WHERE r.n > 0 AND r.ts NOT IN (SELECT ts FROM spans WHERE whole_point)
 ),
 located AS MATERIALIZED (
     SELECT w.*, p.k, w.rank - p.before AS pos
@@ -111,32 +150,39 @@ p95 AS (
           FROM located l
           LEFT JOIN picked pk ON NOT l.from_hist AND pk.ts = l.ts AND pk.k = l.k AND pk.pos = l.pos
           GROUP BY l.ts) x
+    UNION ALL
+    SELECT ts, p95_ms FROM spans WHERE whole_point AND $4::boolean
 ),
 ev AS (
     SELECT ts, sum(n)::bigint AS n
-    FROM (SELECT date_bin(('1 ' || $3::text)::interval, u.timestamp, '2000-01-01 00:00:00+00') AS ts, count(*) AS n
-          FROM usage_events u
-          WHERE $5::boolean
-            AND u.timestamp >= $1::timestamptz
-            AND u.timestamp <= $2::timestamptz
+    FROM (SELECT l.ts, count(*) AS n
+          FROM live l
+          JOIN usage_events u ON u.timestamp >= l.lo AND u.timestamp < l.lo + interval '1 hour'
+          WHERE $5::boolean AND u.timestamp <= $2::timestamptz
           GROUP BY 1
           UNION ALL
-          SELECT ts, count FROM buckets WHERE kind = 'event') x
+          SELECT ts, count FROM buckets WHERE kind = 'event'
+          UNION ALL
+          SELECT ts, event_count FROM spans WHERE $5::boolean) x
     GROUP BY ts
 ),
 users AS (
     SELECT ts, count(DISTINCT user_id) AS n
-    FROM (SELECT date_bin(('1 ' || $3::text)::interval, u.timestamp, '2000-01-01 00:00:00+00') AS ts, u.user_id
-          FROM usage_events u
-          WHERE $5::boolean
-            AND u.timestamp >= $1::timestamptz
-            AND u.timestamp <= $2::timestamptz
+    FROM (SELECT l.ts, u.user_id
+          FROM live l
+          JOIN usage_events u ON u.timestamp >= l.lo AND u.timestamp < l.lo + interval '1 hour'
+          WHERE $5::boolean AND u.timestamp <= $2::timestamptz
           UNION ALL
-          SELECT date_bin(('1 ' || $3::text)::interval, au.hour, '2000-01-01 00:00:00+00'), au.user_id
-          FROM aggregated_users au
-          WHERE $5::boolean AND au.source = 'event'
-            AND au.hour >= $1::timestamptz
-            AND au.hour <= $2::timestamptz) x
+          SELECT l.ts, au.user_id
+          FROM live l
+          JOIN aggregated_users au ON au.hour = l.lo
+          WHERE $5::boolean AND au.source = 'event' AND au.hour <= $2::timestamptz
+          UNION ALL
+          SELECT s.ts, su.user_id
+          FROM spans s
+          JOIN metrics_summary_users su ON su.span_start = s.span_start
+                                       AND su.span_hours = s.span_hours
+          WHERE $5::boolean AND su.source = 'event') x
     WHERE user_id IS NOT NULL
     GROUP BY ts
 )

@@ -1,7 +1,8 @@
 -- GET /api/v1/metrics/usage (SPEC §6.3): usage-event figures over [start of the UTC hour
--- `time_range` ago, now], counted from the raw rows plus the aggregated buckets (each row
--- once; see metrics_performance.sql). Distinct-user counts are exact: the raw rows' users plus
--- the aggregated hours' distinct users (aggregated_users), deduplicated together.
+-- `time_range` ago, now]: the valid summaries of whole past days and hours plus, for the other
+-- hours, the raw rows and the aggregated buckets (each row once; see metrics_performance.sql).
+-- Distinct-user counts are exact: the summaries' user sets, the raw rows' users and the
+-- aggregated hours' distinct users (aggregated_users), deduplicated together.
 --
 -- The event_type filter applies to the usage events (total_events, unique_users,
 -- success_rate, event_distribution, page_views, and their share of active_users); API
@@ -12,68 +13,96 @@
 -- Result: one row: total_events bigint, unique_users bigint, active_users bigint,
 -- active_users_current_hour bigint, success_true bigint, success_known bigint,
 -- event_distribution jsonb ({type: n}), page_views jsonb ({page: n}).
-WITH buckets AS MATERIALIZED (
-    SELECT a.event_type, a.count, a.success_true, a.success_known, a.page_views
-    FROM aggregated_metrics a
-    WHERE a.kind = 'event'
-      AND a.hour >= $1::timestamptz AND a.hour <= $2::timestamptz
-      AND ($4::text IS NULL OR a.event_type = $4::text)
+WITH cover AS MATERIALIZED (
+    SELECT * FROM brickbox_summary_cover($1::timestamptz, $2::timestamptz, true)
 ),
-raw AS MATERIALIZED (
-    SELECT u.event_type, count(*) AS n,
-           count(*) FILTER (WHERE u.success) AS st,
-           count(*) FILTER (WHERE u.success IS NOT NULL) AS sk
-    FROM usage_events u
-    WHERE u.timestamp >= $1::timestamptz AND u.timestamp <= $2::timestamptz
-      AND ($4::text IS NULL OR u.event_type = $4::text)
-    GROUP BY u.event_type
+-- Event figures per type: the covered spans' summaries and the live hours' buckets.
+parts AS MATERIALIZED (
+    SELECT e.event_type, e.count, e.success_true, e.success_known, e.page_views
+    FROM cover c
+    JOIN metrics_summary_events e ON e.span_start = c.span_start AND e.span_hours = c.span_hours
+    WHERE ($4::text IS NULL OR e.event_type = $4::text)
+    UNION ALL
+    SELECT a.event_type, a.count, a.success_true, a.success_known, a.page_views
+    FROM cover c
+    JOIN aggregated_metrics a ON a.kind = 'event' AND a.hour >= c.live_start
+                             AND a.hour < c.live_end AND a.hour <= $2::timestamptz
+    WHERE ($4::text IS NULL OR a.event_type = $4::text)
+),
+-- The live hours' raw events.
+live_events AS MATERIALIZED (
+    SELECT u.event_type, u.user_id, u.page_name, u.success
+    FROM cover c
+    CROSS JOIN LATERAL (
+        SELECT u.event_type, u.user_id, u.page_name, u.success
+        FROM usage_events u
+        WHERE u.timestamp >= c.live_start AND u.timestamp < c.live_end
+          AND u.timestamp <= $2::timestamptz
+          AND ($4::text IS NULL OR u.event_type = $4::text)
+        OFFSET 0  -- one index range scan per live interval
+    ) u
+    WHERE c.live_start IS NOT NULL
 ),
 by_type AS (
     SELECT event_type, sum(n)::bigint AS n, sum(st)::bigint AS st, sum(sk)::bigint AS sk
-    FROM (SELECT event_type, n, st, sk FROM raw
+    FROM (SELECT event_type, count(*) AS n, count(*) FILTER (WHERE success) AS st,
+                 count(*) FILTER (WHERE success IS NOT NULL) AS sk
+          FROM live_events GROUP BY event_type
           UNION ALL
-          SELECT event_type, count, success_true, success_known FROM buckets) x
+          SELECT event_type, count, success_true, success_known FROM parts) x
     GROUP BY event_type
 ),
 pages AS (
     SELECT page_name, sum(n)::bigint AS n
-    FROM (SELECT u.page_name, count(*) AS n
-          FROM usage_events u
-          WHERE u.event_type = 'page_view' AND u.page_name IS NOT NULL
-            AND u.timestamp >= $1::timestamptz
-            AND u.timestamp <= $2::timestamptz
-            AND ($4::text IS NULL OR u.event_type = $4::text)
-          GROUP BY u.page_name
+    FROM (SELECT page_name, count(*) AS n
+          FROM live_events
+          WHERE event_type = 'page_view' AND page_name IS NOT NULL
+          GROUP BY page_name
           UNION ALL
           SELECT p.key, p.value::bigint
-          FROM buckets k, jsonb_each_text(k.page_views) AS p) x
+          FROM parts k, jsonb_each_text(k.page_views) AS p) x
     GROUP BY page_name
 ),
+-- Distinct users: the spans' user sets, the live hours' aggregated users and raw rows.
 event_users AS MATERIALIZED (
     SELECT DISTINCT user_id
-    FROM (SELECT u.user_id
-          FROM usage_events u
-          WHERE u.timestamp >= $1::timestamptz
-            AND u.timestamp <= $2::timestamptz
-            AND ($4::text IS NULL OR u.event_type = $4::text)
+    FROM (SELECT user_id FROM live_events
+          UNION ALL
+          SELECT su.user_id
+          FROM cover c
+          JOIN metrics_summary_users su ON su.span_start = c.span_start
+                                       AND su.span_hours = c.span_hours
+          WHERE su.source = 'event' AND ($4::text IS NULL OR su.event_type = $4::text)
           UNION ALL
           SELECT au.user_id
-          FROM aggregated_users au
-          WHERE au.source = 'event'
-            AND au.hour >= $1::timestamptz AND au.hour <= $2::timestamptz
+          FROM cover c
+          JOIN aggregated_users au ON au.hour >= c.live_start AND au.hour < c.live_end
+          WHERE au.source = 'event' AND au.hour <= $2::timestamptz
             AND ($4::text IS NULL OR au.event_type = $4::text)) x
     WHERE user_id IS NOT NULL
 ),
 request_users AS (
     SELECT p.user_id
-    FROM performance_metrics p
-    WHERE p.timestamp >= $1::timestamptz AND p.timestamp <= $2::timestamptz
-      AND p.user_id IS NOT NULL
+    FROM cover c
+    CROSS JOIN LATERAL (
+        SELECT p.user_id
+        FROM performance_metrics p
+        WHERE p.timestamp >= c.live_start AND p.timestamp < c.live_end
+          AND p.timestamp <= $2::timestamptz AND p.user_id IS NOT NULL
+        OFFSET 0
+    ) p
+    WHERE c.live_start IS NOT NULL
+    UNION
+    SELECT su.user_id
+    FROM cover c
+    JOIN metrics_summary_users su ON su.span_start = c.span_start
+                                 AND su.span_hours = c.span_hours
+    WHERE su.source = 'request'
     UNION
     SELECT au.user_id
-    FROM aggregated_users au
-    WHERE au.source = 'request'
-      AND au.hour >= $1::timestamptz AND au.hour <= $2::timestamptz
+    FROM cover c
+    JOIN aggregated_users au ON au.hour >= c.live_start AND au.hour < c.live_end
+    WHERE au.source = 'request' AND au.hour <= $2::timestamptz
 ),
 -- The current hour is never aggregated (the job only touches hours 7 days old).
 current_users AS (

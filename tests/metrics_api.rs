@@ -175,16 +175,76 @@ fn same(a: &[Value], b: &[Value]) {
     }
 }
 
+/// `brickbox job refresh-metrics-summaries`: the summaries refresh's JSON.
+fn refresh_summaries(db: &MetricsDb) -> Value {
+    let out = db.brickbox(&["job", "refresh-metrics-summaries"]);
+    assert!(
+        out.status.success(),
+        "refresh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("refresh prints JSON")
+}
+
 #[test]
 fn every_field_matches_the_raw_rows_before_and_after_aggregation() {
     let db = MetricsDb::create();
     db.fill(24_000, 12_000);
     let fake = FakeWorkspace::start();
-    let server = TestServer::with_workspace(&fake, &[("DATABASE_URL", &db.url())]);
+    // The server's own refresh is off: the test decides when summaries exist.
+    let server = TestServer::with_workspace(
+        &fake,
+        &[
+            ("DATABASE_URL", &db.url()),
+            ("METRICS_SUMMARY_REFRESH_SECONDS", "0"),
+        ],
+    );
     server.wait_ready();
 
-    // Before any job run: everything raw, percentiles exactly percentile_cont.
+    // Before any job run and without summaries: everything from the raw rows, percentiles
+    // exactly percentile_cont.
+    let live = check_all(&server, &db, EXACT);
+
+    // With the summaries of every past hour and day: the same answers, still exact.
+    let refreshed = refresh_summaries(&db);
+    assert!(
+        refreshed["summaries"]["built"].as_i64().unwrap() > 100,
+        "{refreshed}"
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM metrics_summaries WHERE span_hours = 24"),
+        91
+    );
+    let summarised = check_all(&server, &db, EXACT);
+    same(&live, &summarised);
+
+    // Rows written late into summarised hours (a day span and an hour span) and a row
+    // deleted from one: counted, and not counted, at once — the summaries of those hours
+    // are stale and their hours are read from the sources until the next refresh.
+    db.sql(
+        "INSERT INTO performance_metrics (timestamp, endpoint, method, status_code, response_time_ms, user_id)
+         VALUES (now() - interval '20 days', '/api/late', 'PATCH', 503, 7.25, 'late@example.com'),
+                (now() - interval '2 days', '/api/user/me', 'GET', 200, 99999, 'late@example.com');
+         INSERT INTO usage_events (timestamp, event_type, user_id, page_name, success)
+         VALUES (now() - interval '3 days', 'page_view', 'late@example.com', 'late-page', false);
+         DELETE FROM performance_metrics WHERE id = (SELECT min(id) FROM performance_metrics
+                                                     WHERE timestamp < now() - interval '2 days'
+                                                       AND timestamp > now() - interval '6 days');
+         DELETE FROM snap_perf WHERE id = (SELECT min(id) FROM snap_perf
+                                           WHERE timestamp < now() - interval '2 days'
+                                                       AND timestamp > now() - interval '6 days');",
+    );
+    db.snapshot_add(
+        "user_id = 'late@example.com'",
+        "user_id = 'late@example.com'",
+    );
     check_all(&server, &db, EXACT);
+    let refreshed = refresh_summaries(&db);
+    assert!(
+        refreshed["summaries"]["pruned"].as_i64().unwrap() >= 3,
+        "{refreshed}"
+    );
+    let before_job = check_all(&server, &db, EXACT);
 
     let (code, summary, err) = db.aggregate();
     assert_eq!(code, 0, "{err}");
@@ -192,6 +252,11 @@ fn every_field_matches_the_raw_rows_before_and_after_aggregation() {
     let moved = summary["requests"]["rows_aggregated"].as_i64().unwrap();
     assert!(moved > 15_000, "{summary}");
     assert!(summary["events"]["rows_aggregated"].as_i64().unwrap() > 7_000);
+    // The job rebuilt the summaries of the hours it moved.
+    assert!(
+        summary["summaries"]["built"].as_i64().unwrap() > 0,
+        "{summary}"
+    );
     assert_eq!(
         db.count("SELECT count(*) FROM performance_metrics WHERE timestamp < date_trunc('hour', now() - interval '7 days', 'UTC')"),
         0
@@ -203,8 +268,12 @@ fn every_field_matches_the_raw_rows_before_and_after_aggregation() {
     );
     assert!(summary["retention"]["aggregated_deleted"].as_i64().unwrap() > 0);
 
-    // After: exact fields unchanged, percentiles over aggregated hours within 2 %.
+    // After: exact fields unchanged, percentiles over aggregated hours within 2 %; the same
+    // with the summaries dropped (everything from the buckets and raw rows).
     let after = check_all(&server, &db, HISTOGRAM);
+    db.sql("TRUNCATE metrics_summaries, metrics_summary_requests, metrics_summary_events, metrics_summary_users");
+    same(&after, &check_all(&server, &db, HISTOGRAM));
+    assert_eq!(before_job.len(), after.len());
 
     // A second run finds nothing to do and changes nothing.
     let (code, summary, err) = db.aggregate();

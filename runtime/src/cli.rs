@@ -17,7 +17,10 @@ usage:
   brickbox job aggregate-metrics                 roll raw metrics older than 7 days into hourly
                                                  buckets, apply retention, print a JSON summary;
                                                  exit 0 ok, 1 database or configuration failure,
-                                                 2 any other failure (rolled back)
+                                                 2 any other failure (rolled back); then
+                                                 refreshes the metrics summaries
+  brickbox job refresh-metrics-summaries         only refresh the metrics summaries (serve does
+                                                 it every METRICS_SUMMARY_REFRESH_SECONDS)
   brickbox gen-client [--check] [FILE]           write the web UI's API client (default
                                                  static/js/api.js) from the registry; --check
                                                  only compares and exits 1 when FILE is stale

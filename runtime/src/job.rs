@@ -39,18 +39,32 @@ const CONNECT_WAIT: Duration = Duration::from_secs(10);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobName {
     AggregateMetrics,
+    /// Only the summaries refresh that `aggregate-metrics` ends with (and `serve` runs every
+    /// minute): for a deployment that turned the server's refresh off, and for tests.
+    RefreshMetricsSummaries,
 }
 
 impl JobName {
-    pub const ALL: &'static str = "aggregate-metrics";
+    pub const ALL: &'static str = "aggregate-metrics, refresh-metrics-summaries";
 
     pub fn parse(name: &str) -> Option<JobName> {
         match name {
             "aggregate-metrics" => Some(JobName::AggregateMetrics),
+            "refresh-metrics-summaries" => Some(JobName::RefreshMetricsSummaries),
             _ => None,
         }
     }
+
+    fn label(self) -> &'static str {
+        match self {
+            JobName::AggregateMetrics => "aggregate-metrics",
+            JobName::RefreshMetricsSummaries => "refresh-metrics-summaries",
+        }
+    }
 }
+
+/// How long a job spends on the summaries before leaving the rest to the server's refresher.
+const SUMMARY_BUDGET: Duration = Duration::from_secs(120);
 
 /// Why a run failed, which decides the exit code.
 #[derive(Debug)]
@@ -111,9 +125,6 @@ pub fn size_level(total: i64) -> SizeLevel {
 
 /// Run the job once: the whole command, from configuration to exit code.
 pub fn run(config: Config, job: JobName) -> ExitCode {
-    match job {
-        JobName::AggregateMetrics => {}
-    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -125,20 +136,20 @@ pub fn run(config: Config, job: JobName) -> ExitCode {
         }
     };
     let started = Instant::now();
-    match runtime.block_on(aggregate(config)) {
+    match runtime.block_on(aggregate(config, job)) {
         Ok(mut summary) => {
             summary["duration_ms"] = json!(started.elapsed().as_millis() as u64);
             println!("{summary}");
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("brickbox: aggregate-metrics: {e}");
+            eprintln!("brickbox: {}: {e}", job.label());
             e.exit_code()
         }
     }
 }
 
-async fn aggregate(config: Config) -> Result<serde_json::Value, JobError> {
+async fn aggregate(config: Config, job: JobName) -> Result<serde_json::Value, JobError> {
     if !config.lakebase.configured() {
         return Err(JobError::Database(
             "Lakebase is not configured: set PGHOST (or DATABASE_URL) for the job".into(),
@@ -164,7 +175,22 @@ async fn aggregate(config: Config) -> Result<serde_json::Value, JobError> {
         .get_background(CONNECT_WAIT)
         .await
         .map_err(|e| JobError::Database(format!("cannot connect to the database: {e}")))?;
+    if job == JobName::RefreshMetricsSummaries {
+        let r = shared::db::summaries::refresh(&mut client, SUMMARY_BUDGET)
+            .await
+            .map_err(|e| classify("the summaries refresh", e))?;
+        return Ok(json!({"status": "ok", "summaries": summaries_json(r)}));
+    }
     let mut summary = run_transaction(&mut client).await?;
+    // The moved hours' summaries are stale now: rebuild them, so the dashboard stays fast.
+    // The aggregation is committed whatever happens here (summaries are only a cache).
+    summary["summaries"] = match shared::db::summaries::refresh(&mut client, SUMMARY_BUDGET).await {
+        Ok(r) => summaries_json(r),
+        Err(e) => {
+            log::warn!("aggregate-metrics: the summaries refresh failed (queries compute from the sources until the server's next refresh): {e}");
+            json!({"error": e.to_string()})
+        }
+    };
     let sizes = client
         .query_one(SIZES, &[])
         .await
@@ -195,6 +221,10 @@ async fn aggregate(config: Config) -> Result<serde_json::Value, JobError> {
     summary["total_rows"] = json!(total);
     summary["size_level"] = json!(format!("{:?}", size_level(total)).to_lowercase());
     Ok(summary)
+}
+
+fn summaries_json(r: shared::db::summaries::Refreshed) -> serde_json::Value {
+    json!({"pruned": r.pruned, "built": r.built, "skipped": r.skipped})
 }
 
 /// The aggregation and retention, all or nothing.
@@ -276,5 +306,9 @@ mod tests {
             Some(JobName::AggregateMetrics)
         );
         assert_eq!(JobName::parse("aggregate_metrics"), None);
+        assert_eq!(
+            JobName::parse("refresh-metrics-summaries"),
+            Some(JobName::RefreshMetricsSummaries)
+        );
     }
 }

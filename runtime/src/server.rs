@@ -124,6 +124,12 @@ pub fn start_background(app: &Arc<AppState>) -> Background {
     }
     if app.db.is_some() {
         tasks.push(tokio::spawn(shared::db::run_health_checks(Arc::clone(app))));
+        if let Some(every) = app.config.metrics_summary_refresh {
+            tasks.push(tokio::spawn(shared::db::summaries::run_refresher(
+                Arc::clone(app),
+                every,
+            )));
+        }
         let migrating = Arc::clone(app);
         tasks.push(tokio::spawn(async move {
             if let Err(message) = shared::db::run_migrations(migrating).await {

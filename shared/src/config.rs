@@ -26,6 +26,9 @@ pub struct Config {
     pub static_dir: Option<PathBuf>,
     pub log_json: bool,
     pub lakebase: LakebaseSettings,
+    /// How often `serve` refreshes the metrics summaries (`METRICS_SUMMARY_REFRESH_SECONDS`,
+    /// default 60); `None` when set to 0 (queries then always compute from the sources).
+    pub metrics_summary_refresh: Option<std::time::Duration>,
 }
 
 /// Raw Lakebase / Postgres settings; `shared::db` decides what they mean.
@@ -158,6 +161,18 @@ impl Config {
             }
             None => in_apps,
         };
+        let metrics_summary_refresh = match get("METRICS_SUMMARY_REFRESH_SECONDS") {
+            None => Some(crate::db::summaries::DEFAULT_INTERVAL),
+            Some(v) => match v.parse::<u64>() {
+                Ok(0) => None,
+                Ok(n) => Some(std::time::Duration::from_secs(n)),
+                Err(_) => {
+                    return Err(format!(
+                        "METRICS_SUMMARY_REFRESH_SECONDS={v:?} is not valid: use a whole number of seconds (0 turns the refresh off)"
+                    ))
+                }
+            },
+        };
         Ok(Config {
             in_apps,
             bind_host,
@@ -183,6 +198,7 @@ impl Config {
                 endpoint: get("LAKEBASE_ENDPOINT"),
                 database_url: get("DATABASE_URL").map(Secret::new),
             },
+            metrics_summary_refresh,
         })
     }
 

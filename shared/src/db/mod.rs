@@ -20,6 +20,7 @@ pub mod migrate;
 pub mod pool;
 pub mod settings;
 pub mod sql;
+pub mod summaries;
 pub mod tls;
 
 use crate::config::Config;

@@ -23,6 +23,10 @@ pub const INFERENCE_LOG_INSERT: &str = sql!("inference_log_insert.sql");
 pub const INFERENCE_LOGS_LIST: &str = sql!("inference_logs_list.sql");
 pub const INFERENCE_LOGS_COUNT: &str = sql!("inference_logs_count.sql");
 pub const SCHEMA_DETECTION_INSERT: &str = sql!("schema_detection_insert.sql");
+pub const SUMMARIES_SESSION: &str = sql!("summaries_session.sql");
+pub const SUMMARIES_LOCK: &str = sql!("summaries_lock.sql");
+pub const SUMMARIES_PRUNE: &str = sql!("summaries_prune.sql");
+pub const SUMMARIES_BUILD: &str = sql!("summaries_build.sql");
 
 /// The schema migrations, in order. A new migration is a new file in `sql/migrations/` and one
 /// line here; an applied migration is never edited (its checksum is recorded).
@@ -37,5 +41,11 @@ pub const MIGRATIONS: &[super::migrate::Migration] = &[
         version: 2,
         name: "0002_aggregation.sql",
         sql: sql!("migrations/0002_aggregation.sql"),
+    },
+    // The metrics summaries and their hour versions (issue 4's query speed).
+    super::migrate::Migration {
+        version: 3,
+        name: "0003_summaries.sql",
+        sql: sql!("migrations/0003_summaries.sql"),
     },
 ];
