@@ -41,9 +41,15 @@ parts AS MATERIALIZED (
     UNION ALL
     SELECT a.endpoint, a.method, a.count, a.sum_ms, a.error_count, a.hist_keys, a.hist_counts
     FROM cover c
-    JOIN aggregated_metrics a ON a.kind = 'request' AND a.hour >= c.live_start
-                             AND a.hour < c.live_end AND a.hour <= $2::timestamptz
-    WHERE ($3::text IS NULL OR a.endpoint = $3::text)
+    CROSS JOIN LATERAL (
+        SELECT a.endpoint, a.method, a.count, a.sum_ms, a.error_count, a.hist_keys,
+               a.hist_counts
+        FROM aggregated_metrics a
+        WHERE a.kind = 'request' AND a.hour >= c.live_start AND a.hour < c.live_end
+          AND a.hour <= $2::timestamptz AND ($3::text IS NULL OR a.endpoint = $3::text)
+        OFFSET 0  -- one index range scan per live interval
+    ) a
+    WHERE c.live_start IS NOT NULL
 ),
 -- Pass 1: the live hours' raw rows per (endpoint, method, histogram bucket).
 raw_cells AS MATERIALIZED (
@@ -111,11 +117,9 @@ located AS MATERIALIZED (
 ),
 -- Pass 2 (exact only): the raw rows of the range in each located bucket of each series,
 -- through the response-time indexes (a bucket is a narrow value range; the exact bucket test
--- removes the rows the slightly widened range lets in), ranked inside their bucket.
-picked AS (
-    SELECT l.is_total, l.endpoint, l.method, l.k, p.v,
-           row_number() OVER (PARTITION BY l.is_total, l.endpoint, l.method, l.k
-                              ORDER BY p.v) - 1 AS pos
+-- removes the rows the slightly widened range lets in), sorted into one array per bucket.
+picked AS MATERIALIZED (
+    SELECT l.is_total, l.endpoint, l.method, l.k, array_agg(p.v ORDER BY p.v) AS vs
     FROM (SELECT DISTINCT is_total, endpoint, method, k FROM located) l
     CROSS JOIN LATERAL (
         SELECT r.response_time_ms AS v
@@ -137,15 +141,18 @@ picked AS (
           AND r.timestamp >= $1::timestamptz AND r.timestamp <= $2::timestamptz
     ) p
     WHERE NOT (SELECT yes FROM has_agg)
+    GROUP BY 1, 2, 3, 4
 ),
+-- The value at each wanted rank: the rank's position in its bucket's sorted values, or the
+-- bucket's representative value when the percentiles come from histograms.
 valued AS (
     SELECT l.is_total, l.endpoint, l.method, l.i, l.r, l.which,
-           CASE WHEN (SELECT yes FROM has_agg) THEN brickbox_hist_value(l.k) ELSE pr.v END AS v
+           CASE WHEN (SELECT yes FROM has_agg) THEN brickbox_hist_value(l.k)
+                ELSE pr.vs[l.pos + 1] END AS v
     FROM located l
     LEFT JOIN picked pr
-      ON NOT (SELECT yes FROM has_agg)
-     AND pr.is_total = l.is_total AND pr.endpoint = l.endpoint AND pr.method = l.method
-     AND pr.k = l.k AND pr.pos = l.pos
+      ON pr.is_total = l.is_total AND pr.endpoint = l.endpoint AND pr.method = l.method
+     AND pr.k = l.k
 ),
 pct AS (
     SELECT is_total, endpoint, method, array_agg(lo + (r - floor(r)) * (hi - lo) ORDER BY i) AS p

@@ -135,31 +135,42 @@ picked_raw AS MATERIALIZED (
         OFFSET 0  -- one index range scan per distinct bucket, not one per (point, bucket)
     ) p
 ),
-picked AS (
-    SELECT ts, k, v, row_number() OVER (PARTITION BY ts, k ORDER BY v) - 1 AS pos
+-- The located buckets' values sorted into one array per (point, bucket).
+picked AS MATERIALIZED (
+    SELECT ts, k, array_agg(v ORDER BY v) AS vs
     FROM picked_raw
     WHERE (ts, k) IN (SELECT ts, k FROM located WHERE NOT from_hist)
+    GROUP BY ts, k
 ),
 p95 AS (
     SELECT ts, lo + (r - floor(r)) * (hi - lo) AS p95
     FROM (SELECT l.ts, max(l.r) AS r,
-                 max(CASE WHEN l.from_hist THEN brickbox_hist_value(l.k) ELSE pk.v END)
+                 max(CASE WHEN l.from_hist THEN brickbox_hist_value(l.k) ELSE pk.vs[l.pos + 1] END)
                      FILTER (WHERE l.which = 0) AS lo,
-                 max(CASE WHEN l.from_hist THEN brickbox_hist_value(l.k) ELSE pk.v END)
+                 max(CASE WHEN l.from_hist THEN brickbox_hist_value(l.k) ELSE pk.vs[l.pos + 1] END)
                      FILTER (WHERE l.which = 1) AS hi
           FROM located l
-          LEFT JOIN picked pk ON NOT l.from_hist AND pk.ts = l.ts AND pk.k = l.k AND pk.pos = l.pos
+          LEFT JOIN picked pk ON NOT l.from_hist AND pk.ts = l.ts AND pk.k = l.k
           GROUP BY l.ts) x
     UNION ALL
     SELECT ts, p95_ms FROM spans WHERE whole_point AND $4::boolean
 ),
+-- The live hours' raw events.
+live_events AS MATERIALIZED (
+    SELECT l.ts, u.user_id
+    FROM live l
+    CROSS JOIN LATERAL (
+        SELECT u.user_id
+        FROM usage_events u
+        WHERE $5::boolean
+          AND u.timestamp >= l.lo AND u.timestamp < l.lo + interval '1 hour'
+          AND u.timestamp <= $2::timestamptz
+        OFFSET 0  -- one index range scan per live hour
+    ) u
+),
 ev AS (
     SELECT ts, sum(n)::bigint AS n
-    FROM (SELECT l.ts, count(*) AS n
-          FROM live l
-          JOIN usage_events u ON u.timestamp >= l.lo AND u.timestamp < l.lo + interval '1 hour'
-          WHERE $5::boolean AND u.timestamp <= $2::timestamptz
-          GROUP BY 1
+    FROM (SELECT ts, count(*) AS n FROM live_events GROUP BY ts
           UNION ALL
           SELECT ts, count FROM buckets WHERE kind = 'event'
           UNION ALL
@@ -168,10 +179,7 @@ ev AS (
 ),
 users AS (
     SELECT ts, count(DISTINCT user_id) AS n
-    FROM (SELECT l.ts, u.user_id
-          FROM live l
-          JOIN usage_events u ON u.timestamp >= l.lo AND u.timestamp < l.lo + interval '1 hour'
-          WHERE $5::boolean AND u.timestamp <= $2::timestamptz
+    FROM (SELECT ts, user_id FROM live_events
           UNION ALL
           SELECT l.ts, au.user_id
           FROM live l

@@ -25,9 +25,14 @@ parts AS MATERIALIZED (
     UNION ALL
     SELECT a.event_type, a.count, a.success_true, a.success_known, a.page_views
     FROM cover c
-    JOIN aggregated_metrics a ON a.kind = 'event' AND a.hour >= c.live_start
-                             AND a.hour < c.live_end AND a.hour <= $2::timestamptz
-    WHERE ($4::text IS NULL OR a.event_type = $4::text)
+    CROSS JOIN LATERAL (
+        SELECT a.event_type, a.count, a.success_true, a.success_known, a.page_views
+        FROM aggregated_metrics a
+        WHERE a.kind = 'event' AND a.hour >= c.live_start AND a.hour < c.live_end
+          AND a.hour <= $2::timestamptz AND ($4::text IS NULL OR a.event_type = $4::text)
+        OFFSET 0  -- one index range scan per live interval
+    ) a
+    WHERE c.live_start IS NOT NULL
 ),
 -- The live hours' raw events.
 live_events AS MATERIALIZED (
@@ -63,6 +68,18 @@ pages AS (
           FROM parts k, jsonb_each_text(k.page_views) AS p) x
     GROUP BY page_name
 ),
+-- The live hours' aggregated users.
+live_users AS MATERIALIZED (
+    SELECT au.source, au.event_type, au.user_id
+    FROM cover c
+    CROSS JOIN LATERAL (
+        SELECT au.source, au.event_type, au.user_id
+        FROM aggregated_users au
+        WHERE au.hour >= c.live_start AND au.hour < c.live_end AND au.hour <= $2::timestamptz
+        OFFSET 0  -- one index range scan per live interval
+    ) au
+    WHERE c.live_start IS NOT NULL
+),
 -- Distinct users: the spans' user sets, the live hours' aggregated users and raw rows.
 event_users AS MATERIALIZED (
     SELECT DISTINCT user_id
@@ -75,10 +92,8 @@ event_users AS MATERIALIZED (
           WHERE su.source = 'event' AND ($4::text IS NULL OR su.event_type = $4::text)
           UNION ALL
           SELECT au.user_id
-          FROM cover c
-          JOIN aggregated_users au ON au.hour >= c.live_start AND au.hour < c.live_end
-          WHERE au.source = 'event' AND au.hour <= $2::timestamptz
-            AND ($4::text IS NULL OR au.event_type = $4::text)) x
+          FROM live_users au
+          WHERE au.source = 'event' AND ($4::text IS NULL OR au.event_type = $4::text)) x
     WHERE user_id IS NOT NULL
 ),
 request_users AS (
@@ -100,9 +115,8 @@ request_users AS (
     WHERE su.source = 'request'
     UNION
     SELECT au.user_id
-    FROM cover c
-    JOIN aggregated_users au ON au.hour >= c.live_start AND au.hour < c.live_end
-    WHERE au.source = 'request' AND au.hour <= $2::timestamptz
+    FROM live_users au
+    WHERE au.source = 'request'
 ),
 -- The current hour is never aggregated (the job only touches hours 7 days old).
 current_users AS (

@@ -40,7 +40,12 @@ buckets AS MATERIALIZED (
            a.error_count, a.hist_keys, a.hist_counts, a.success_true, a.success_known,
            a.page_views
     FROM todo t
-    JOIN aggregated_metrics a ON a.hour >= t.span_start AND a.hour < t.span_end
+    CROSS JOIN LATERAL (
+        SELECT * FROM aggregated_metrics a
+        WHERE a.kind IN ('request', 'event')  -- the index leads with kind
+          AND a.hour >= t.span_start AND a.hour < t.span_end
+        OFFSET 0  -- one index range scan per span
+    ) a
 ),
 -- Requests per (span, endpoint, method, histogram bucket): raw rows and stored histograms.
 cells AS MATERIALIZED (
@@ -131,7 +136,11 @@ users_written AS (
           UNION ALL
           SELECT t.span_start, au.source, au.event_type, au.user_id
           FROM todo t
-          JOIN aggregated_users au ON au.hour >= t.span_start AND au.hour < t.span_end) x
+          CROSS JOIN LATERAL (
+              SELECT au.source, au.event_type, au.user_id FROM aggregated_users au
+              WHERE au.hour >= t.span_start AND au.hour < t.span_end
+              OFFSET 0
+          ) au) x
     WHERE user_id IS NOT NULL
 ),
 written AS (
