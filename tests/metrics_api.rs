@@ -285,6 +285,62 @@ fn every_field_matches_the_raw_rows_before_and_after_aggregation() {
     same(&after, &again);
 }
 
+/// The race a summary must survive: a transaction still open while the summaries are built
+/// writes into a summarised hour. The summary cannot contain the row; once the transaction
+/// commits, its bump of the hour's version makes the summary stale, so the row is counted at
+/// once — and the next refresh rebuilds the hour with it.
+#[test]
+fn a_write_still_open_while_summaries_are_built_counts_once_committed() {
+    let db = MetricsDb::create();
+    let fake = FakeWorkspace::start();
+    let server = TestServer::with_workspace(
+        &fake,
+        &[
+            ("DATABASE_URL", &db.url()),
+            ("METRICS_SUMMARY_REFRESH_SECONDS", "0"),
+        ],
+    );
+    server.wait_ready();
+    let total = |server: &TestServer| {
+        admin(server, "/api/v1/metrics/performance?time_range=7d")["metrics"]["total_requests"]
+            .as_i64()
+            .unwrap()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(connection);
+        client
+            .batch_execute(
+                "BEGIN;
+                 INSERT INTO performance_metrics (timestamp, endpoint, method, status_code, response_time_ms, user_id)
+                 VALUES (now() - interval '3 days', '/api/open', 'GET', 200, 5, 'open@example.com');",
+            )
+            .await
+            .expect("insert");
+        let refreshed = refresh_summaries(&db);
+        assert!(refreshed["summaries"]["built"].as_i64().unwrap() > 0, "{refreshed}");
+        assert_eq!(total(&server), 0, "an uncommitted row is not counted");
+        client.batch_execute("COMMIT").await.expect("commit");
+    });
+    assert_eq!(
+        total(&server),
+        1,
+        "the committed row counts before any refresh"
+    );
+    let refreshed = refresh_summaries(&db);
+    assert!(
+        refreshed["summaries"]["pruned"].as_i64().unwrap() >= 1,
+        "{refreshed}"
+    );
+    assert_eq!(total(&server), 1, "and after the refresh");
+}
+
 #[test]
 fn an_empty_database_answers_zeros_and_nulls() {
     let db = MetricsDb::create();

@@ -41,6 +41,7 @@ pub async fn refresh(
 ) -> Result<Refreshed, tokio_postgres::Error> {
     let started = Instant::now();
     let mut total = Refreshed::default();
+    let mut first = true;
     loop {
         let tx = client
             .build_transaction()
@@ -57,7 +58,7 @@ pub async fn refresh(
             total.skipped = true;
             return Ok(total);
         }
-        if total == Refreshed::default() {
+        if std::mem::take(&mut first) {
             total.pruned = tx.query_one(sql::SUMMARIES_PRUNE, &[]).await?.get("pruned");
         }
         let mut built = 0i64;
