@@ -175,6 +175,19 @@ fn same(a: &[Value], b: &[Value]) {
     }
 }
 
+/// A server on `db` whose own summaries refresh is off: the test decides when summaries exist.
+fn server_without_refresh(fake: &FakeWorkspace, db: &MetricsDb) -> TestServer {
+    let server = TestServer::with_workspace(
+        fake,
+        &[
+            ("DATABASE_URL", &db.url()),
+            ("METRICS_SUMMARY_REFRESH_SECONDS", "0"),
+        ],
+    );
+    server.wait_ready();
+    server
+}
+
 /// `brickbox job refresh-metrics-summaries`: the summaries refresh's JSON.
 fn refresh_summaries(db: &MetricsDb) -> Value {
     let out = db.brickbox(&["job", "refresh-metrics-summaries"]);
@@ -191,15 +204,7 @@ fn every_field_matches_the_raw_rows_before_and_after_aggregation() {
     let db = MetricsDb::create();
     db.fill(24_000, 12_000);
     let fake = FakeWorkspace::start();
-    // The server's own refresh is off: the test decides when summaries exist.
-    let server = TestServer::with_workspace(
-        &fake,
-        &[
-            ("DATABASE_URL", &db.url()),
-            ("METRICS_SUMMARY_REFRESH_SECONDS", "0"),
-        ],
-    );
-    server.wait_ready();
+    let server = server_without_refresh(&fake, &db);
 
     // Before any job run and without summaries: everything from the raw rows, percentiles
     // exactly percentile_cont.
@@ -293,14 +298,7 @@ fn every_field_matches_the_raw_rows_before_and_after_aggregation() {
 fn a_write_still_open_while_summaries_are_built_counts_once_committed() {
     let db = MetricsDb::create();
     let fake = FakeWorkspace::start();
-    let server = TestServer::with_workspace(
-        &fake,
-        &[
-            ("DATABASE_URL", &db.url()),
-            ("METRICS_SUMMARY_REFRESH_SECONDS", "0"),
-        ],
-    );
-    server.wait_ready();
+    let server = server_without_refresh(&fake, &db);
     let total = |server: &TestServer| {
         admin(server, "/api/v1/metrics/performance?time_range=7d")["metrics"]["total_requests"]
             .as_i64()

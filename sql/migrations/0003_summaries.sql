@@ -53,53 +53,37 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER performance_metrics_versions_insert AFTER INSERT ON performance_metrics
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION brickbox_bump_hour_versions('timestamp');
-CREATE TRIGGER performance_metrics_versions_update AFTER UPDATE ON performance_metrics
-    REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION brickbox_bump_hour_versions('timestamp');
-CREATE TRIGGER performance_metrics_versions_delete AFTER DELETE ON performance_metrics
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION brickbox_bump_hour_versions('timestamp');
-CREATE TRIGGER performance_metrics_versions_truncate AFTER TRUNCATE ON performance_metrics
-    FOR EACH STATEMENT EXECUTE FUNCTION brickbox_drop_summaries();
-
-CREATE TRIGGER usage_events_versions_insert AFTER INSERT ON usage_events
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION brickbox_bump_hour_versions('timestamp');
-CREATE TRIGGER usage_events_versions_update AFTER UPDATE ON usage_events
-    REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION brickbox_bump_hour_versions('timestamp');
-CREATE TRIGGER usage_events_versions_delete AFTER DELETE ON usage_events
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION brickbox_bump_hour_versions('timestamp');
-CREATE TRIGGER usage_events_versions_truncate AFTER TRUNCATE ON usage_events
-    FOR EACH STATEMENT EXECUTE FUNCTION brickbox_drop_summaries();
-
-CREATE TRIGGER aggregated_metrics_versions_insert AFTER INSERT ON aggregated_metrics
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION brickbox_bump_hour_versions('hour');
-CREATE TRIGGER aggregated_metrics_versions_update AFTER UPDATE ON aggregated_metrics
-    REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION brickbox_bump_hour_versions('hour');
-CREATE TRIGGER aggregated_metrics_versions_delete AFTER DELETE ON aggregated_metrics
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION brickbox_bump_hour_versions('hour');
-CREATE TRIGGER aggregated_metrics_versions_truncate AFTER TRUNCATE ON aggregated_metrics
-    FOR EACH STATEMENT EXECUTE FUNCTION brickbox_drop_summaries();
-
-CREATE TRIGGER aggregated_users_versions_insert AFTER INSERT ON aggregated_users
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION brickbox_bump_hour_versions('hour');
-CREATE TRIGGER aggregated_users_versions_update AFTER UPDATE ON aggregated_users
-    REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION brickbox_bump_hour_versions('hour');
-CREATE TRIGGER aggregated_users_versions_delete AFTER DELETE ON aggregated_users
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION brickbox_bump_hour_versions('hour');
-CREATE TRIGGER aggregated_users_versions_truncate AFTER TRUNCATE ON aggregated_users
-    FOR EACH STATEMENT EXECUTE FUNCTION brickbox_drop_summaries();
+-- The triggers, the same four on each source table: <table>_versions_<insert|update|delete>
+-- bump the versions of the hours their statement touched (the table's time column as the
+-- argument), <table>_versions_truncate drops every summary.
+DO $$
+DECLARE
+    source record;
+BEGIN
+    FOR source IN SELECT * FROM (VALUES ('performance_metrics', 'timestamp'),
+                                        ('usage_events', 'timestamp'),
+                                        ('aggregated_metrics', 'hour'),
+                                        ('aggregated_users', 'hour')) AS s(tbl, col)
+    LOOP
+        EXECUTE format('CREATE TRIGGER %1$s_versions_insert AFTER INSERT ON %1$I
+                            REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+                            EXECUTE FUNCTION brickbox_bump_hour_versions(%2$L)',
+                       source.tbl, source.col);
+        EXECUTE format('CREATE TRIGGER %1$s_versions_update AFTER UPDATE ON %1$I
+                            REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows
+                            FOR EACH STATEMENT
+                            EXECUTE FUNCTION brickbox_bump_hour_versions(%2$L)',
+                       source.tbl, source.col);
+        EXECUTE format('CREATE TRIGGER %1$s_versions_delete AFTER DELETE ON %1$I
+                            REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
+                            EXECUTE FUNCTION brickbox_bump_hour_versions(%2$L)',
+                       source.tbl, source.col);
+        EXECUTE format('CREATE TRIGGER %1$s_versions_truncate AFTER TRUNCATE ON %1$I
+                            FOR EACH STATEMENT EXECUTE FUNCTION brickbox_drop_summaries()',
+                       source.tbl);
+    END LOOP;
+END
+$$;
 
 -- One row per span: span_hours 1 (a UTC hour) or 24 (a UTC day).
 CREATE TABLE metrics_summaries (
