@@ -7,11 +7,7 @@ use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-macro_rules! sql {
-    ($file:literal) => {
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../sql/", $file))
-    };
-}
+use shared::sql;
 
 pub const PERFORMANCE_SQL: &str = sql!("metrics_performance.sql");
 pub const USAGE_SQL: &str = sql!("metrics_usage.sql");

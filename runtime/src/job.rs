@@ -13,11 +13,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
-macro_rules! sql {
-    ($file:literal) => {
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../sql/", $file))
-    };
-}
+use shared::sql;
 
 const LOCK: &str = sql!("aggregate_lock.sql");
 const SESSION: &str = sql!("aggregate_session.sql");

@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod retry;
 pub mod secret;
 pub mod serving;
+pub mod sql_text;
 pub mod state;
 pub mod statements;
 pub mod unity_catalog;

@@ -1,7 +1,10 @@
 //! Every SQL statement brickbox runs, embedded from `sql/` (one statement per file, each with a
 //! header comment listing its parameters and result columns).
 
-macro_rules! sql {
+use crate::sql;
+
+/// Migrations are embedded verbatim: their text is checksummed into `schema_migrations`.
+macro_rules! migration {
     ($file:literal) => {
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../sql/", $file))
     };
@@ -34,18 +37,18 @@ pub const MIGRATIONS: &[super::migrate::Migration] = &[
     super::migrate::Migration {
         version: 1,
         name: "0001_initial.sql",
-        sql: sql!("migrations/0001_initial.sql"),
+        sql: migration!("migrations/0001_initial.sql"),
     },
     // The aggregation tables (issue 4).
     super::migrate::Migration {
         version: 2,
         name: "0002_aggregation.sql",
-        sql: sql!("migrations/0002_aggregation.sql"),
+        sql: migration!("migrations/0002_aggregation.sql"),
     },
     // The metrics summaries and their hour versions (issue 4's query speed).
     super::migrate::Migration {
         version: 3,
         name: "0003_summaries.sql",
-        sql: sql!("migrations/0003_summaries.sql"),
+        sql: migration!("migrations/0003_summaries.sql"),
     },
 ];
