@@ -30,9 +30,15 @@ const BUFFER_CAP: usize = 8 * 1024 * 1024;
 /// How often the writer thread writes what has accumulated.
 const WRITE_INTERVAL: Duration = Duration::from_millis(5);
 
+/// Bytes a spare buffer keeps between writes; a burst above this is given back afterwards.
+const SPARE_CAPACITY: usize = 1024 * 1024;
+
 static BUFFER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 /// Held while taking the buffer and writing it, so the writer thread and `flush` keep order.
-static WRITING: Mutex<()> = Mutex::new(());
+/// It holds the spare buffer that is swapped for `BUFFER`: the request path then appends into
+/// capacity that already grew, instead of regrowing an empty `Vec` (a realloc and copy per
+/// doubling, and a large free) every few milliseconds.
+static WRITING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 static STARTED: AtomicBool = AtomicBool::new(false);
 
@@ -60,11 +66,12 @@ impl Write for BufferWriter {
 
 /// Write everything buffered so far to stderr.
 fn write_out() {
-    let Ok(_writing) = WRITING.lock() else { return };
-    let mut pending = match BUFFER.lock() {
-        Ok(mut buf) if !buf.is_empty() => std::mem::take(&mut *buf),
-        _ => Vec::new(),
+    let Ok(mut pending) = WRITING.lock() else {
+        return;
     };
+    if let Ok(mut buf) = BUFFER.lock() {
+        std::mem::swap(&mut *buf, &mut *pending);
+    }
     let dropped = DROPPED.swap(0, Ordering::Relaxed);
     if dropped > 0 {
         pending.extend_from_slice(
@@ -74,6 +81,8 @@ fn write_out() {
     if !pending.is_empty() {
         let _ = std::io::stderr().write_all(&pending);
     }
+    pending.clear();
+    pending.shrink_to(SPARE_CAPACITY);
 }
 
 fn writer_thread() {
