@@ -184,8 +184,8 @@ impl Service {
         let http = into_http(response, correlation_id, is_head);
         let elapsed = started.elapsed();
         // Integer microseconds print the same text as `{:.3}` of the milliseconds, without
-        // float formatting on every request.
-        let micros = elapsed.as_micros();
+        // float (or u128) formatting on every request.
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         log::info!(
             target: "brickbox::request",
             "{method} {path} {status} {}.{:03}ms route={route} cid={correlation_id} user={}",
@@ -215,7 +215,7 @@ impl Service {
     /// development server and a request from loopback, `DATABRICKS_TOKEN`.
     fn token(&self, headers: &HeaderMap, peer: SocketAddr) -> Option<Secret> {
         let forwarded = headers
-            .get("x-forwarded-access-token")
+            .get(X_FORWARDED_ACCESS_TOKEN)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
             .filter(|v| !v.is_empty());
@@ -294,9 +294,9 @@ pub fn correlation_id(headers: &HeaderMap) -> String {
             && b.iter()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b':' | b'-'))
     };
-    ["x-correlation-id", "x-request-id"]
+    [X_CORRELATION_ID, X_REQUEST_ID]
         .iter()
-        .filter_map(|name| headers.get(*name))
+        .filter_map(|name| headers.get(name))
         .find(|v| valid(v))
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
@@ -373,7 +373,10 @@ pub fn into_http(response: Response, correlation_id: &str, is_head: bool) -> Htt
     http
 }
 
+// Names as constants: a `&str` key is parsed and checked on every lookup.
 const X_CORRELATION_ID: HeaderName = HeaderName::from_static("x-correlation-id");
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_FORWARDED_ACCESS_TOKEN: HeaderName = HeaderName::from_static("x-forwarded-access-token");
 
 /// A header or status the code produced is invalid: a bug, answered as a bare 500.
 fn internal_error() -> HttpResponse {
