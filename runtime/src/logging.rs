@@ -99,13 +99,15 @@ impl Logger {
             });
             writeln!(out, "{line}")
         } else {
-            writeln!(
-                out,
-                "{ts} {:<5} {} {}",
-                record.level(),
-                record.target(),
-                record.args()
-            )
+            // The padded level as text, rather than `{:<5}` padding on every line.
+            let level = match record.level() {
+                log::Level::Error => "ERROR",
+                log::Level::Warn => "WARN ",
+                log::Level::Info => "INFO ",
+                log::Level::Debug => "DEBUG",
+                log::Level::Trace => "TRACE",
+            };
+            writeln!(out, "{ts} {level} {} {}", record.target(), record.args())
         };
     }
 }
