@@ -11,7 +11,7 @@
 //! * `cli`          — `routes`, `openapi`, `invoke`, `gen-client`.
 //! * `client_gen`   — the web UI's API client (`static/js/api.js`), generated from the registry.
 //! * `job`          — `brickbox job aggregate-metrics`: sequences the aggregation SQL.
-//! * `logging`      — env_logger setup, text or JSON.
+//! * `logging`      — the logger: RUST_LOG filter, text or JSON.
 //! * `startup`      — the startup line: what `serve` detected (never a secret).
 
 pub mod call;

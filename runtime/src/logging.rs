@@ -1,5 +1,10 @@
-//! Log setup: env_logger for filtering and the one-line format (text for people, JSON for the
-//! Apps log viewer), written to stderr by a background thread.
+//! Logging: `RUST_LOG` filtering (env_filter, the filter half of env_logger) and the one-line
+//! format (text for people, JSON for the Apps log viewer), written to stderr by a background
+//! thread.
+//!
+//! Why not env_logger itself: per line it formatted into its own buffer, then copied that under a
+//! second process-wide lock into ours. Here a line is formatted into a per-thread buffer and
+//! appended under the one lock.
 //!
 //! Why a thread: a `write(2)` per line under a global lock was the largest cost on the request
 //! path, and so was waking a writer thread per line. Lines are appended to a shared buffer (a
@@ -11,6 +16,7 @@
 //! Log lines never carry tokens: nothing logs headers or secrets, and crates that log request
 //! headers at debug/trace are capped at `info`.
 
+use std::cell::RefCell;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -30,41 +36,114 @@ const BUFFER_CAP: usize = 8 * 1024 * 1024;
 /// How often the writer thread writes what has accumulated.
 const WRITE_INTERVAL: Duration = Duration::from_millis(5);
 
+/// Bytes a spare buffer keeps between writes; a burst above this is given back afterwards.
+const SPARE_CAPACITY: usize = 1024 * 1024;
+
 static BUFFER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 /// Held while taking the buffer and writing it, so the writer thread and `flush` keep order.
-static WRITING: Mutex<()> = Mutex::new(());
+/// It holds the spare buffer that is swapped for `BUFFER`: the request path then appends into
+/// capacity that already grew, instead of regrowing an empty `Vec` (a realloc and copy per
+/// doubling, and a large free) every few milliseconds.
+static WRITING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 static STARTED: AtomicBool = AtomicBool::new(false);
 
-struct BufferWriter;
+struct Logger {
+    filter: env_filter::Filter,
+    json: bool,
+}
 
-impl Write for BufferWriter {
-    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
-        if !STARTED.load(Ordering::Relaxed) {
-            let _ = std::io::stderr().write_all(line);
-            return Ok(line.len());
-        }
-        match BUFFER.lock() {
-            Ok(mut buf) if buf.len() + line.len() <= BUFFER_CAP => buf.extend_from_slice(line),
-            _ => {
-                DROPPED.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        Ok(line.len())
+impl log::Log for Logger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        self.filter.enabled(metadata)
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+    fn log(&self, record: &log::Record<'_>) {
+        if !self.filter.matches(record) || logs_headers(record) {
+            return;
+        }
+        thread_local! {
+            static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
+        let formatted = LINE
+            .try_with(|line| {
+                let Ok(mut line) = line.try_borrow_mut() else {
+                    return false;
+                };
+                line.clear();
+                self.format(&mut line, record);
+                append(&line);
+                true
+            })
+            .unwrap_or(false);
+        // A line logged while formatting another, or while the thread exits: a fresh buffer.
+        if !formatted {
+            let mut line = Vec::new();
+            self.format(&mut line, record);
+            append(&line);
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+impl Logger {
+    fn format(&self, out: &mut Vec<u8>, record: &log::Record<'_>) {
+        let ts = shared::util::now_rfc3339_micros();
+        let _ = if self.json {
+            let line = serde_json::json!({
+                "ts": ts,
+                "level": record.level().as_str(),
+                "target": record.target(),
+                "message": record.args().to_string(),
+            });
+            writeln!(out, "{line}")
+        } else {
+            // The padded level as text, rather than `{:<5}` padding on every line.
+            let level = match record.level() {
+                log::Level::Error => "ERROR",
+                log::Level::Warn => "WARN ",
+                log::Level::Info => "INFO ",
+                log::Level::Debug => "DEBUG",
+                log::Level::Trace => "TRACE",
+            };
+            writeln!(out, "{ts} {level} {} {}", record.target(), record.args())
+        };
+    }
+}
+
+/// Second line of defence: a more specific RUST_LOG directive (`ureq::run=trace`) wins over the
+/// caps in `init`, so such lines are dropped here instead.
+fn logs_headers(record: &log::Record<'_>) -> bool {
+    let target = record.target();
+    record.level() > log::Level::Info
+        && HEADER_LOGGING_CRATES
+            .iter()
+            .any(|c| target == *c || (target.starts_with(c) && target[c.len()..].starts_with("::")))
+}
+
+/// Append one formatted line for the writer thread (or write it at once before it runs).
+fn append(line: &[u8]) {
+    if !STARTED.load(Ordering::Relaxed) {
+        let _ = std::io::stderr().write_all(line);
+        return;
+    }
+    match BUFFER.lock() {
+        Ok(mut buf) if buf.len() + line.len() <= BUFFER_CAP => buf.extend_from_slice(line),
+        _ => {
+            DROPPED.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
 /// Write everything buffered so far to stderr.
 fn write_out() {
-    let Ok(_writing) = WRITING.lock() else { return };
-    let mut pending = match BUFFER.lock() {
-        Ok(mut buf) if !buf.is_empty() => std::mem::take(&mut *buf),
-        _ => Vec::new(),
+    let Ok(mut pending) = WRITING.lock() else {
+        return;
     };
+    if let Ok(mut buf) = BUFFER.lock() {
+        std::mem::swap(&mut *buf, &mut *pending);
+    }
     let dropped = DROPPED.swap(0, Ordering::Relaxed);
     if dropped > 0 {
         pending.extend_from_slice(
@@ -74,6 +153,8 @@ fn write_out() {
     if !pending.is_empty() {
         let _ = std::io::stderr().write_all(&pending);
     }
+    pending.clear();
+    pending.shrink_to(SPARE_CAPACITY);
 }
 
 fn writer_thread() {
@@ -84,48 +165,20 @@ fn writer_thread() {
 }
 
 pub fn init(json: bool) {
-    let mut builder =
-        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    let mut builder = env_filter::Builder::new();
+    builder.parse(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string()));
     for module in HEADER_LOGGING_CRATES {
         builder.filter_module(module, log::LevelFilter::Info);
     }
-    builder.target(env_logger::Target::Pipe(Box::new(BufferWriter)));
-    builder.format(move |buf, record| {
-        // Second line of defence: a more specific RUST_LOG directive (`ureq::run=trace`) wins over
-        // the caps above, so such lines are dropped here instead.
-        let target = record.target();
-        if record.level() > log::Level::Info
-            && HEADER_LOGGING_CRATES
-                .iter()
-                .any(|c| target == *c || target.starts_with(&format!("{c}::")))
-        {
-            return Ok(());
-        }
-        let ts = shared::util::now_rfc3339_micros();
-        if json {
-            let line = serde_json::json!({
-                "ts": ts,
-                "level": record.level().as_str(),
-                "target": record.target(),
-                "message": record.args().to_string(),
-            });
-            writeln!(buf, "{line}")
-        } else {
-            writeln!(
-                buf,
-                "{ts} {:<5} {} {}",
-                record.level(),
-                record.target(),
-                record.args()
-            )
-        }
-    });
+    let filter = builder.build();
+    let max_level = filter.filter();
     // A second init (tests start several servers in one process) keeps the first logger.
-    if builder.try_init().is_ok() {
+    if log::set_boxed_logger(Box::new(Logger { filter, json })).is_ok() {
+        log::set_max_level(max_level);
         let spawned = std::thread::Builder::new()
             .name("log-writer".into())
             .spawn(writer_thread);
-        // Without the thread, lines go straight to stderr (BufferWriter checks STARTED).
+        // Without the thread, lines go straight to stderr (`append` checks STARTED).
         STARTED.store(spawned.is_ok(), Ordering::Relaxed);
     }
 }
