@@ -192,4 +192,55 @@ fn inside_apps_it_binds_all_interfaces_and_logs_json() {
         );
     }
     assert!(printed.contains("Databricks Apps"));
+    // The request's line: its fields, and the message as the text format has it.
+    let request = printed
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["target"] == "brickbox::request")
+        .unwrap_or_else(|| panic!("no request line: {printed}"));
+    assert_eq!(request["level"], "INFO", "{request}");
+    let message = request["message"].as_str().unwrap();
+    let words: Vec<&str> = message.split(' ').collect();
+    assert_eq!(words[..3], ["GET", "/health", "200"], "{message}");
+    let ms = words[3].strip_suffix("ms").unwrap();
+    assert!(
+        ms.parse::<f64>().is_ok() && ms.split('.').nth(1).unwrap().len() == 3,
+        "{message}"
+    );
+    assert_eq!(words[4], "route=/health", "{message}");
+    assert!(
+        shared::util::is_uuid(words[5].strip_prefix("cid=").unwrap()),
+        "{message}"
+    );
+    assert_eq!(words[6], "user=-", "{message}");
+}
+
+#[test]
+fn each_request_logs_one_text_line() {
+    let mut server = BinaryServer::start(&[("LOG_FORMAT", "text")]);
+    assert_eq!(get(&server.url("/ping"), &[]).status, 200);
+    assert_eq!(get(&server.url("/nope.txt"), &[]).status, 404);
+    server.sigterm();
+    server.wait_exit(Duration::from_secs(10)).expect("exits");
+    let printed = server.output();
+    let lines: Vec<&str> = printed
+        .lines()
+        .filter(|l| l.contains(" brickbox::request "))
+        .collect();
+    assert_eq!(lines.len(), 2, "{printed}");
+    for (line, (path, status, route)) in lines
+        .iter()
+        .zip([("/ping", "200", "/ping"), ("/nope.txt", "404", "<static>")])
+    {
+        let words: Vec<&str> = line.split(' ').collect();
+        assert!(shared::util::parse_rfc3339(words[0]).is_some(), "{line}");
+        assert_eq!(words[1..4], ["INFO", "", "brickbox::request"], "{line}");
+        assert_eq!(words[4..7], ["GET", path, status], "{line}");
+        assert!(words[7].ends_with("ms"), "{line}");
+        assert_eq!(words[8], format!("route={route}"), "{line}");
+        assert!(
+            words[9].starts_with("cid=") && words[10] == "user=-",
+            "{line}"
+        );
+    }
 }

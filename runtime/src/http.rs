@@ -185,14 +185,15 @@ impl Service {
         let elapsed = started.elapsed();
         // Integer microseconds print the same text as `{:.3}` of the milliseconds, without
         // float (or u128) formatting on every request.
-        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        log::info!(
-            target: "brickbox::request",
-            "{method} {path} {status} {}.{:03}ms route={route} cid={correlation_id} user={}",
-            micros / 1000,
-            micros % 1000,
-            user.as_deref().map(|u| u.user_name.as_str()).unwrap_or("-"),
-        );
+        crate::logging::request(&crate::logging::RequestLine {
+            method,
+            path,
+            status,
+            micros: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            route,
+            correlation_id,
+            user: user.as_deref().map(|u| u.user_name.as_str()).unwrap_or("-"),
+        });
         let metrics = &self.app.metrics;
         metrics.observe(route, method, status, elapsed);
         // SPEC §7: every /api/* request except preflights is stored; the rest only counted.

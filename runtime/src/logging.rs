@@ -47,6 +47,15 @@ static BUFFER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 static WRITING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 static STARTED: AtomicBool = AtomicBool::new(false);
+/// Whether `RUST_LOG` lets `brickbox::request` lines through, and in which format: decided once
+/// by `init`, so `request` skips the filter and `fmt` on every request.
+static REQUEST_LINES: AtomicBool = AtomicBool::new(false);
+static JSON: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// Each thread formats its lines here, then appends them to `BUFFER` under its lock.
+    static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 struct Logger {
     filter: env_filter::Filter,
@@ -61,9 +70,6 @@ impl log::Log for Logger {
     fn log(&self, record: &log::Record<'_>) {
         if !self.filter.matches(record) || logs_headers(record) {
             return;
-        }
-        thread_local! {
-            static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
         }
         let formatted = LINE
             .try_with(|line| {
@@ -110,6 +116,99 @@ impl Logger {
             writeln!(out, "{ts} {level} {} {}", record.target(), record.args())
         };
     }
+}
+
+/// The per-request line (SPEC §5.1) at INFO on target `brickbox::request`, the same text as
+/// `log::info!(target: "brickbox::request", "{method} {path} {status} {ms}ms route={route}
+/// cid={cid} user={user}")` would give, written without the `fmt` machinery and the filter:
+/// it is the one line every request pays for.
+pub struct RequestLine<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub status: u16,
+    pub micros: u64,
+    pub route: &'a str,
+    pub correlation_id: &'a str,
+    pub user: &'a str,
+}
+
+pub fn request(line: &RequestLine<'_>) {
+    if !REQUEST_LINES.load(Ordering::Relaxed) {
+        return;
+    }
+    let written = LINE
+        .try_with(|buf| {
+            let Ok(mut buf) = buf.try_borrow_mut() else {
+                return false;
+            };
+            buf.clear();
+            write_request(&mut buf, line);
+            append(&buf);
+            true
+        })
+        .unwrap_or(false);
+    if !written {
+        let mut buf = Vec::new();
+        write_request(&mut buf, line);
+        append(&buf);
+    }
+}
+
+fn write_request(out: &mut Vec<u8>, line: &RequestLine<'_>) {
+    let ts = shared::util::now_rfc3339_micros();
+    if JSON.load(Ordering::Relaxed) {
+        let mut message = Vec::with_capacity(128);
+        request_message(&mut message, line);
+        let entry = serde_json::json!({
+            "ts": ts,
+            "level": "INFO",
+            "target": "brickbox::request",
+            "message": String::from_utf8_lossy(&message),
+        });
+        let _ = writeln!(out, "{entry}");
+    } else {
+        out.extend_from_slice(ts.as_bytes());
+        out.extend_from_slice(b" INFO  brickbox::request ");
+        request_message(out, line);
+        out.push(b'\n');
+    }
+}
+
+fn request_message(out: &mut Vec<u8>, line: &RequestLine<'_>) {
+    out.extend_from_slice(line.method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(line.path.as_bytes());
+    out.push(b' ');
+    push_decimal(out, u64::from(line.status));
+    out.push(b' ');
+    push_decimal(out, line.micros / 1000);
+    out.push(b'.');
+    let fraction = line.micros % 1000;
+    out.extend_from_slice(&[
+        b'0' + (fraction / 100) as u8,
+        b'0' + (fraction / 10 % 10) as u8,
+        b'0' + (fraction % 10) as u8,
+    ]);
+    out.extend_from_slice(b"ms route=");
+    out.extend_from_slice(line.route.as_bytes());
+    out.extend_from_slice(b" cid=");
+    out.extend_from_slice(line.correlation_id.as_bytes());
+    out.extend_from_slice(b" user=");
+    out.extend_from_slice(line.user.as_bytes());
+}
+
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
 }
 
 /// Second line of defence: a more specific RUST_LOG directive (`ureq::run=trace`) wins over the
@@ -172,9 +271,17 @@ pub fn init(json: bool) {
     }
     let filter = builder.build();
     let max_level = filter.filter();
+    let request_lines = filter.enabled(
+        &log::Metadata::builder()
+            .level(log::Level::Info)
+            .target("brickbox::request")
+            .build(),
+    );
     // A second init (tests start several servers in one process) keeps the first logger.
     if log::set_boxed_logger(Box::new(Logger { filter, json })).is_ok() {
         log::set_max_level(max_level);
+        REQUEST_LINES.store(request_lines, Ordering::Relaxed);
+        JSON.store(json, Ordering::Relaxed);
         let spawned = std::thread::Builder::new()
             .name("log-writer".into())
             .spawn(writer_thread);
@@ -190,6 +297,39 @@ pub fn flush() {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_line_reads_as_the_format_string_would() {
+        let line = RequestLine {
+            method: "GET",
+            path: "/api/user/me",
+            status: 200,
+            micros: 12_045,
+            route: "/api/user/me",
+            correlation_id: "c1d",
+            user: "alice@example.com",
+        };
+        let mut out = Vec::new();
+        request_message(&mut out, &line);
+        let expected = format!(
+            "GET /api/user/me 200 {:.3}ms route=/api/user/me cid=c1d user=alice@example.com",
+            12_045.0 / 1000.0
+        );
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+        for (micros, text) in [
+            (0, "0.000"),
+            (7, "0.007"),
+            (1_000, "1.000"),
+            (123_456_789, "123456.789"),
+        ] {
+            let mut out = Vec::new();
+            request_message(&mut out, &RequestLine { micros, ..line });
+            let out = String::from_utf8(out).unwrap();
+            assert!(out.contains(&format!(" 200 {text}ms ")), "{out}");
+        }
+    }
+
     #[test]
     fn timestamps_are_rfc3339_utc_with_microseconds() {
         let ts = shared::util::now_rfc3339_micros();
