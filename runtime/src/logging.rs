@@ -71,23 +71,7 @@ impl log::Log for Logger {
         if !self.filter.matches(record) || logs_headers(record) {
             return;
         }
-        let formatted = LINE
-            .try_with(|line| {
-                let Ok(mut line) = line.try_borrow_mut() else {
-                    return false;
-                };
-                line.clear();
-                self.format(&mut line, record);
-                append(&line);
-                true
-            })
-            .unwrap_or(false);
-        // A line logged while formatting another, or while the thread exits: a fresh buffer.
-        if !formatted {
-            let mut line = Vec::new();
-            self.format(&mut line, record);
-            append(&line);
-        }
+        emit(|line| self.format(line, record));
     }
 
     fn flush(&self) {}
@@ -136,21 +120,26 @@ pub fn request(line: &RequestLine<'_>) {
     if !REQUEST_LINES.load(Ordering::Relaxed) {
         return;
     }
-    let written = LINE
-        .try_with(|buf| {
-            let Ok(mut buf) = buf.try_borrow_mut() else {
-                return false;
-            };
-            buf.clear();
-            write_request(&mut buf, line);
-            append(&buf);
-            true
-        })
-        .unwrap_or(false);
-    if !written {
-        let mut buf = Vec::new();
-        write_request(&mut buf, line);
-        append(&buf);
+    emit(|out| write_request(out, line));
+}
+
+/// Format one line with `fill` into this thread's buffer and append it for the writer thread.
+fn emit(fill: impl FnOnce(&mut Vec<u8>)) {
+    let mut fill = Some(fill);
+    let _ = LINE.try_with(|line| {
+        if let Ok(mut line) = line.try_borrow_mut() {
+            line.clear();
+            if let Some(fill) = fill.take() {
+                fill(&mut line);
+            }
+            append(&line);
+        }
+    });
+    // A line logged while formatting another, or while the thread exits: a fresh buffer.
+    if let Some(fill) = fill {
+        let mut line = Vec::new();
+        fill(&mut line);
+        append(&line);
     }
 }
 
