@@ -257,3 +257,63 @@ fn json_answers_are_not_cached_and_html_gets_a_strict_policy() {
     assert_eq!(api.header("cache-control"), Some("no-store"));
     assert!(api.header("content-security-policy").is_none());
 }
+
+/// The header-read timeout (`runtime::server::HEADER_READ_TIMEOUT`, 10 s): a client that does not
+/// finish its request head in time, or keeps an idle connection open, is disconnected; a
+/// connection that is serving a request is not.
+#[test]
+fn slow_request_heads_and_idle_connections_are_closed_after_the_header_timeout() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let server = TestServer::start(&[]);
+    let limit = runtime::server::HEADER_READ_TIMEOUT;
+    // Read until the server closes the connection; how long that took, and what came.
+    let until_closed = move |mut stream: std::net::TcpStream| {
+        let started = Instant::now();
+        stream
+            .set_read_timeout(Some(limit + Duration::from_secs(10)))
+            .unwrap();
+        let mut got = Vec::new();
+        let closed = stream.read_to_end(&mut got).is_ok();
+        assert!(closed, "still open after {:?}", started.elapsed());
+        (
+            started.elapsed(),
+            String::from_utf8_lossy(&got).into_owned(),
+        )
+    };
+    let slow_head = std::thread::spawn({
+        let addr = server.addr;
+        move || {
+            let mut stream = std::net::TcpStream::connect(addr).unwrap();
+            stream
+                .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            until_closed(stream)
+        }
+    });
+    let idle = std::thread::spawn({
+        let addr = server.addr;
+        move || {
+            let mut stream = std::net::TcpStream::connect(addr).unwrap();
+            stream
+                .write_all(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            until_closed(stream)
+        }
+    });
+    let (waited, got) = slow_head.join().unwrap();
+    assert!(got.is_empty(), "{got}");
+    assert!(
+        waited >= limit - Duration::from_millis(500) && waited < limit + Duration::from_secs(3),
+        "{waited:?}"
+    );
+    let (waited, got) = idle.join().unwrap();
+    assert!(
+        got.starts_with("HTTP/1.1 200") && got.ends_with("pong"),
+        "{got}"
+    );
+    assert!(
+        waited >= limit - Duration::from_millis(500) && waited < limit + Duration::from_secs(3),
+        "{waited:?}"
+    );
+}
