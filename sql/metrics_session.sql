@@ -1,4 +1,5 @@
--- Settings for one admin metrics query, inside its read-only transaction:
+-- Settings for one admin metrics query (inside its read-only transaction) and for one
+-- summary-builder transaction, which computes the same aggregates:
 -- * work_mem: the hash aggregations of a 1,000,000-row range stay in memory;
 -- * jit off: compiling these many-CTE statements costs seconds, more than it saves on
 --   ranges of a few million rows (measured: 3.5 s with, 1.2 s without, on 1,000,000 rows);

@@ -12,7 +12,6 @@ use shared::sql;
 pub const PERFORMANCE_SQL: &str = sql!("metrics_performance.sql");
 pub const USAGE_SQL: &str = sql!("metrics_usage.sql");
 pub const TIME_SERIES_SQL: &str = sql!("metrics_time_series.sql");
-const SESSION_SQL: &str = sql!("metrics_session.sql");
 const BOUNDS_SQL: &str = sql!("metrics_bounds.sql");
 
 /// The `time_range` parameter (parsed by `common::time_range`, SPEC §6.2).
@@ -107,7 +106,7 @@ pub async fn query(
         .start()
         .await
         .map_err(shared::db::query_error)?;
-    tx.batch_execute(SESSION_SQL)
+    tx.batch_execute(shared::db::sql::METRICS_SESSION)
         .await
         .map_err(shared::db::query_error)?;
     let row = tx

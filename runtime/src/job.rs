@@ -15,7 +15,6 @@ use tokio_postgres::Client;
 
 use shared::sql;
 
-const LOCK: &str = sql!("aggregate_lock.sql");
 const SESSION: &str = sql!("aggregate_session.sql");
 const CUTOFF: &str = sql!("aggregate_cutoff.sql");
 const REQUESTS: &str = sql!("aggregate_requests.sql");
@@ -233,7 +232,7 @@ async fn run_transaction(client: &mut Client) -> Result<serde_json::Value, JobEr
         .await
         .map_err(|e| classify("the session settings", e))?;
     let locked: bool = tx
-        .query_one(LOCK, &[&LOCK_KEY])
+        .query_one(shared::db::sql::ADVISORY_XACT_TRY_LOCK, &[&LOCK_KEY])
         .await
         .map_err(|e| classify("the advisory lock", e))?
         .get("locked");

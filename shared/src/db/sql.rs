@@ -26,8 +26,8 @@ pub const INFERENCE_LOG_INSERT: &str = sql!("inference_log_insert.sql");
 pub const INFERENCE_LOGS_LIST: &str = sql!("inference_logs_list.sql");
 pub const INFERENCE_LOGS_COUNT: &str = sql!("inference_logs_count.sql");
 pub const SCHEMA_DETECTION_INSERT: &str = sql!("schema_detection_insert.sql");
-pub const SUMMARIES_SESSION: &str = sql!("summaries_session.sql");
-pub const SUMMARIES_LOCK: &str = sql!("summaries_lock.sql");
+pub const METRICS_SESSION: &str = sql!("metrics_session.sql");
+pub const ADVISORY_XACT_TRY_LOCK: &str = sql!("advisory_xact_try_lock.sql");
 pub const SUMMARIES_PRUNE: &str = sql!("summaries_prune.sql");
 pub const SUMMARIES_BUILD: &str = sql!("summaries_build.sql");
 

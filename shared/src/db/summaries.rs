@@ -48,9 +48,9 @@ pub async fn refresh(
             .isolation_level(IsolationLevel::RepeatableRead)
             .start()
             .await?;
-        tx.batch_execute(sql::SUMMARIES_SESSION).await?;
+        tx.batch_execute(sql::METRICS_SESSION).await?;
         let locked: bool = tx
-            .query_one(sql::SUMMARIES_LOCK, &[&LOCK_KEY])
+            .query_one(sql::ADVISORY_XACT_TRY_LOCK, &[&LOCK_KEY])
             .await?
             .get(0);
         if !locked {
