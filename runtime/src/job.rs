@@ -41,20 +41,27 @@ pub enum JobName {
 
 impl JobName {
     pub const ALL: &'static str = "aggregate-metrics, refresh-metrics-summaries";
+    /// Each job and its command-line name.
+    const NAMES: [(JobName, &'static str); 2] = [
+        (JobName::AggregateMetrics, "aggregate-metrics"),
+        (
+            JobName::RefreshMetricsSummaries,
+            "refresh-metrics-summaries",
+        ),
+    ];
 
     pub fn parse(name: &str) -> Option<JobName> {
-        match name {
-            "aggregate-metrics" => Some(JobName::AggregateMetrics),
-            "refresh-metrics-summaries" => Some(JobName::RefreshMetricsSummaries),
-            _ => None,
-        }
+        Self::NAMES
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(job, _)| *job)
     }
 
     fn label(self) -> &'static str {
-        match self {
-            JobName::AggregateMetrics => "aggregate-metrics",
-            JobName::RefreshMetricsSummaries => "refresh-metrics-summaries",
-        }
+        Self::NAMES
+            .iter()
+            .find(|(job, _)| *job == self)
+            .map_or("job", |(_, n)| n)
     }
 }
 
