@@ -397,18 +397,8 @@ fn change_pct(down: f64, up: f64) -> f64 {
 #[ignore = "benchmark: scripts/bench-lakebase"]
 fn postgres_stopped() {
     let mut cluster = PgCluster::start();
-    cluster.create_app_role("app", Some("app-password"));
     let fake = FakeWorkspace::start();
-    let url = format!("postgres://app:app-password@127.0.0.1:{}/app", cluster.port);
-    let ca = cluster.ca_cert();
-    let server = TestServer::with_workspace(
-        &fake,
-        &[
-            ("DATABASE_URL", &url),
-            ("PGSSLROOTCERT", ca.to_str().unwrap()),
-        ],
-    );
-    server.wait_ready();
+    let server = cluster.app_server(&fake);
     let rt = runtime();
     let phase = Duration::from_secs(5);
     let rate = 2_000;

@@ -273,18 +273,8 @@ fn timed_requests(server: &TestServer, n: usize) -> Vec<Duration> {
 #[test]
 fn a_database_outage_does_not_slow_requests_and_collection_resumes() {
     let mut cluster = PgCluster::start();
-    cluster.create_app_role("app", Some("app-password"));
     let fake = FakeWorkspace::start();
-    let url = format!("postgres://app:app-password@127.0.0.1:{}/app", cluster.port);
-    let ca = cluster.ca_cert();
-    let server = TestServer::with_workspace(
-        &fake,
-        &[
-            ("DATABASE_URL", &url),
-            ("PGSSLROOTCERT", ca.to_str().unwrap()),
-        ],
-    );
-    server.wait_ready();
+    let server = cluster.app_server(&fake);
     let count = |c: &PgCluster| -> i64 {
         c.sql("app", "SELECT count(*) FROM performance_metrics")
             .parse()

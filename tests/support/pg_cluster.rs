@@ -244,6 +244,23 @@ impl PgCluster {
     }
 
     /// A role that logs in with `password` and owns a database of the same name.
+    /// Role `app` (password login) and a ready test server using it over TLS, trusting the
+    /// cluster's CA.
+    pub fn app_server(&self, fake: &super::fake_workspace::FakeWorkspace) -> super::TestServer {
+        self.create_app_role("app", Some("app-password"));
+        let url = format!("postgres://app:app-password@127.0.0.1:{}/app", self.port);
+        let ca = self.ca_cert();
+        let server = super::TestServer::with_workspace(
+            fake,
+            &[
+                ("DATABASE_URL", &url),
+                ("PGSSLROOTCERT", ca.to_str().unwrap()),
+            ],
+        );
+        server.wait_ready();
+        server
+    }
+
     pub fn create_app_role(&self, role: &str, password: Option<&str>) {
         let pw = password
             .map(|p| format!(" PASSWORD '{p}'"))
