@@ -17,6 +17,16 @@ fn setup() -> (FakeWorkspace, TestServer) {
     (fake, server)
 }
 
+/// Alice's `GET …/endpoints/{name}/schema`: 200, its JSON.
+fn schema(server: &TestServer, name: &str) -> Value {
+    let r = get_as(
+        &server.url(&format!("/api/model-serving/endpoints/{name}/schema")),
+        scim::ALICE,
+    );
+    assert_eq!(r.status, 200, "{name}: {}", r.text());
+    r.json()
+}
+
 fn invocations(fake: &FakeWorkspace, name: &str) -> usize {
     fake.state().serving.invoked.get(name).copied().unwrap_or(0)
 }
@@ -141,12 +151,7 @@ fn one_endpoint_with_entities_and_permission_level() {
 #[test]
 fn foundation_and_external_models_answer_from_their_task() {
     let (_fake, server) = setup();
-    let r = get_as(
-        &server.url("/api/model-serving/endpoints/chat-fm/schema"),
-        scim::ALICE,
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
-    let d = r.json();
+    let d = schema(&server, "chat-fm");
     assert_eq!(d["endpoint_name"], "chat-fm");
     assert_eq!(d["detected_type"], "FOUNDATION_MODEL");
     assert_eq!(d["status"], "SUCCESS");
@@ -157,11 +162,7 @@ fn foundation_and_external_models_answer_from_their_task() {
     assert!(d["latency_ms"].is_number());
     assert!(d["detected_at"].as_str().unwrap().ends_with('Z'));
 
-    let e = get_as(
-        &server.url("/api/model-serving/endpoints/embed-ext/schema"),
-        scim::ALICE,
-    )
-    .json();
+    let e = schema(&server, "embed-ext");
     assert_eq!(
         (e["detected_type"].as_str(), e["input_format"].as_str()),
         (Some("EXTERNAL_MODEL"), Some("embeddings"))
@@ -172,12 +173,7 @@ fn foundation_and_external_models_answer_from_their_task() {
 #[test]
 fn an_mlflow_example_is_built_from_the_endpoints_openapi_schema_and_works() {
     let (fake, server) = setup();
-    let r = get_as(
-        &server.url("/api/model-serving/endpoints/iris-mlflow/schema"),
-        scim::ALICE,
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
-    let d = r.json();
+    let d = schema(&server, "iris-mlflow");
     assert_eq!(
         (d["detected_type"].as_str(), d["status"].as_str()),
         (Some("MLFLOW_MODEL"), Some("SUCCESS"))
@@ -205,12 +201,7 @@ fn an_mlflow_example_is_built_from_the_endpoints_openapi_schema_and_works() {
 #[test]
 fn without_an_openapi_document_the_mlmodel_signature_is_used() {
     let (fake, server) = setup();
-    let r = get_as(
-        &server.url("/api/model-serving/endpoints/churn-mlflow/schema"),
-        scim::ALICE,
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
-    let d = r.json();
+    let d = schema(&server, "churn-mlflow");
     assert_eq!(
         (d["status"].as_str(), d["input_format"].as_str()),
         (Some("SUCCESS"), Some("dataframe_split"))
@@ -229,11 +220,7 @@ fn without_an_openapi_document_the_mlmodel_signature_is_used() {
 #[test]
 fn unknown_missing_and_denied_endpoints_in_schema_detection() {
     let (_fake, server) = setup();
-    let d = get_as(
-        &server.url("/api/model-serving/endpoints/zz-unknown/schema"),
-        scim::ALICE,
-    )
-    .json();
+    let d = schema(&server, "zz-unknown");
     assert_eq!(
         (d["detected_type"].as_str(), d["status"].as_str()),
         (Some("UNKNOWN"), Some("FAILURE"))
@@ -243,11 +230,7 @@ fn unknown_missing_and_denied_endpoints_in_schema_detection() {
     assert_eq!(d["input_format"], Value::Null);
 
     // A legacy workspace model has no OpenAPI document and no Unity Catalog MLmodel.
-    let d = get_as(
-        &server.url("/api/model-serving/endpoints/legacy-model/schema"),
-        scim::ALICE,
-    )
-    .json();
+    let d = schema(&server, "legacy-model");
     assert_eq!(
         (d["detected_type"].as_str(), d["status"].as_str()),
         (Some("MLFLOW_MODEL"), Some("FAILURE"))
