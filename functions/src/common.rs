@@ -45,6 +45,14 @@ pub const TIME_RANGES: [(&str, u64); 4] = [
 pub const TIME_RANGE_SCHEMA: &str =
     r#"{"type":"string","enum":["24h","7d","30d","90d"],"default":"24h"}"#;
 
+/// The admin metrics functions' `time_range` parameter.
+pub const METRICS_TIME_RANGE_PARAM: Param = Param {
+    name: "time_range",
+    required: false,
+    schema: TIME_RANGE_SCHEMA,
+    description: "How far back from now (from the start of that hour)",
+};
+
 /// The `time_range` query parameter: its label and length; 400 `INVALID_REQUEST` naming the
 /// allowed values for anything else.
 pub fn time_range(req: &Request) -> Result<(&'static str, Duration), ApiError> {

@@ -11,12 +11,7 @@ pub const FUNCTION: Function = Function {
     auth: Auth::Admin,
     summary: "Request totals, error rate and response-time percentiles, overall and per endpoint",
     query: &[
-        Param {
-            name: "time_range",
-            required: false,
-            schema: crate::common::TIME_RANGE_SCHEMA,
-            description: "How far back from now (from the start of that hour)",
-        },
+        crate::common::METRICS_TIME_RANGE_PARAM,
         Param {
             name: "endpoint",
             required: false,

@@ -16,12 +16,7 @@ pub const FUNCTION: Function = Function {
     auth: Auth::Admin,
     summary: "Requests and usage per hour or day: one zero-filled point per interval",
     query: &[
-        Param {
-            name: "time_range",
-            required: false,
-            schema: crate::common::TIME_RANGE_SCHEMA,
-            description: "How far back from now (from the start of that hour)",
-        },
+        crate::common::METRICS_TIME_RANGE_PARAM,
         Param {
             name: "metric_type",
             required: false,

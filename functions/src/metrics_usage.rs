@@ -13,12 +13,7 @@ pub const FUNCTION: Function = Function {
     summary:
         "Usage events: totals, unique and active users, success rate, event types and page views",
     query: &[
-        Param {
-            name: "time_range",
-            required: false,
-            schema: crate::common::TIME_RANGE_SCHEMA,
-            description: "How far back from now (from the start of that hour)",
-        },
+        crate::common::METRICS_TIME_RANGE_PARAM,
         Param {
             name: "event_type",
             required: false,
