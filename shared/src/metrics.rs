@@ -1,7 +1,8 @@
 //! Request metrics (SPEC §7, §6.1): the in-process Prometheus counters, and the bounded queue
 //! plus background batch writer that store every `/api/*` request in `performance_metrics`.
 //!
-//! The request path only counts (a read-locked map of atomics per route template) and pushes a
+//! The request path only counts (atomics per route template, in a read-locked map of the
+//! calling thread's shard, so two cores never write one cache line) and pushes a
 //! record onto a `VecDeque` under a mutex held for one `push_back`: no allocation beyond the
 //! record, no I/O, no await. The writer drains the queue every `FLUSH_INTERVAL` (sooner when a
 //! batch is full) into one `INSERT … SELECT * FROM UNNEST(…)` per batch. A dead database never
@@ -63,6 +64,25 @@ fn method_index(method: &str) -> usize {
     METHODS[..7].iter().position(|m| *m == method).unwrap_or(7)
 }
 
+/// Counter shards: each thread counts into one (threads beyond this many share), and `/metrics`
+/// sums them. One shared set of counters had both cores write the same cache lines, and the
+/// lock's reader count, on every request.
+const SHARDS: usize = 16;
+
+/// The counters of one shard, by route label. Aligned so two shards' locks never share a line.
+#[repr(align(128))]
+#[derive(Default)]
+struct RouteShard(RwLock<HashMap<&'static str, RouteStats>>);
+
+/// The calling thread's shard, handed out round-robin on a thread's first request.
+fn shard_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    SHARD.try_with(|s| *s).unwrap_or(0)
+}
+
 #[derive(Default)]
 struct RouteStats {
     /// `[method][status class 1xx..5xx]`.
@@ -83,7 +103,7 @@ pub struct Metrics {
     written: AtomicU64,
     dropped: AtomicU64,
     write_errors: AtomicU64,
-    routes: RwLock<HashMap<&'static str, RouteStats>>,
+    routes: Box<[RouteShard]>,
 }
 
 impl Metrics {
@@ -97,7 +117,7 @@ impl Metrics {
             written: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             write_errors: AtomicU64::new(0),
-            routes: RwLock::new(HashMap::new()),
+            routes: (0..SHARDS).map(|_| RouteShard::default()).collect(),
         }
     }
 
@@ -120,16 +140,45 @@ impl Metrics {
                 .sum_micros
                 .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
         };
-        if let Ok(routes) = self.routes.read() {
+        let shard = &self.routes[shard_index()].0;
+        if let Ok(routes) = shard.read() {
             if let Some(stats) = routes.get(route) {
                 record(stats);
                 return;
             }
         }
-        // First request on this route: insert under the write lock (once per route).
-        if let Ok(mut routes) = self.routes.write() {
+        // First request on this route in this shard: insert under the write lock.
+        if let Ok(mut routes) = shard.write() {
             record(routes.entry(route).or_default());
         }
+    }
+
+    /// Every route's counters, summed over the shards, by route label.
+    fn route_snapshots(&self) -> Vec<RouteSnapshot> {
+        let mut sums: HashMap<&'static str, RouteSnapshot> = HashMap::new();
+        for shard in self.routes.iter() {
+            let Ok(routes) = shard.0.read() else {
+                continue;
+            };
+            for (route, s) in routes.iter() {
+                let sum = sums
+                    .entry(route)
+                    .or_insert_with(|| (route, [[0; 5]; 8], [0; 13], 0, 0));
+                for (by_class, counters) in sum.1.iter_mut().zip(&s.requests) {
+                    for (n, counter) in by_class.iter_mut().zip(counters) {
+                        *n += counter.load(Ordering::Relaxed);
+                    }
+                }
+                for (n, counter) in sum.2.iter_mut().zip(&s.buckets) {
+                    *n += counter.load(Ordering::Relaxed);
+                }
+                sum.3 += s.count.load(Ordering::Relaxed);
+                sum.4 += s.sum_micros.load(Ordering::Relaxed);
+            }
+        }
+        let mut snapshots: Vec<RouteSnapshot> = sums.into_values().collect();
+        snapshots.sort_by_key(|r| r.0);
+        snapshots
     }
 
     /// Queue one record for Lakebase (a no-op when collection is off). Never blocks on I/O.
@@ -308,34 +357,14 @@ pub async fn run_writer(app: Arc<AppState>, stop: tokio::sync::oneshot::Receiver
     }
 }
 
-/// `(route, requests[method][class], buckets, count, sum in µs)` read from one `RouteStats`.
+/// `(route, requests[method][class], buckets, count, sum in µs)`: a route's counters.
 type RouteSnapshot = (&'static str, [[u64; 5]; 8], [u64; 13], u64, u64);
 
 /// The Prometheus text exposition (format 0.0.4) of everything `/metrics` shows.
 pub fn render(app: &AppState) -> String {
     let m = &app.metrics;
     let mut out = String::with_capacity(8 * 1024);
-    let routes = m.routes.read().map(|r| {
-        let mut v: Vec<RouteSnapshot> = r
-            .iter()
-            .map(|(route, s)| {
-                let requests = std::array::from_fn(|i| {
-                    std::array::from_fn(|j| s.requests[i][j].load(Ordering::Relaxed))
-                });
-                let buckets = std::array::from_fn(|i| s.buckets[i].load(Ordering::Relaxed));
-                (
-                    *route,
-                    requests,
-                    buckets,
-                    s.count.load(Ordering::Relaxed),
-                    s.sum_micros.load(Ordering::Relaxed),
-                )
-            })
-            .collect();
-        v.sort_by_key(|r| r.0);
-        v
-    });
-    let routes = routes.unwrap_or_default();
+    let routes = m.route_snapshots();
 
     out.push_str("# HELP brickbox_http_requests_total HTTP requests served, by route template, method and status class.\n# TYPE brickbox_http_requests_total counter\n");
     for (route, requests, _, _, _) in &routes {
@@ -468,12 +497,44 @@ mod tests {
         m.observe("/api/x", "GET", 503, Duration::from_millis(30));
         m.observe("/api/x", "BREW", 404, Duration::from_secs(60));
         assert_eq!(method_label("BREW"), "OTHER");
-        let routes = m.routes.read().unwrap();
-        let s = &routes["/api/x"];
-        assert_eq!(s.requests[0][1].load(Ordering::Relaxed), 1);
-        assert_eq!(s.requests[0][4].load(Ordering::Relaxed), 1);
-        assert_eq!(s.requests[7][3].load(Ordering::Relaxed), 1);
-        assert_eq!(s.buckets[1].load(Ordering::Relaxed), 1, "0.7 ms ≤ 1 ms");
-        assert_eq!(s.count.load(Ordering::Relaxed), 3);
+        let routes = m.route_snapshots();
+        let (route, requests, buckets, count, _) = &routes[0];
+        assert_eq!((routes.len(), *route), (1, "/api/x"));
+        assert_eq!(requests[0][1], 1);
+        assert_eq!(requests[0][4], 1);
+        assert_eq!(requests[7][3], 1);
+        assert_eq!(buckets[1], 1, "0.7 ms ≤ 1 ms");
+        assert_eq!(*count, 3);
+    }
+
+    #[test]
+    fn counts_from_many_threads_are_summed_over_the_shards() {
+        let m = Arc::new(Metrics::new(false));
+        let threads: Vec<_> = (0..(SHARDS + 3))
+            .map(|_| {
+                let m = Arc::clone(&m);
+                std::thread::spawn(move || {
+                    for _ in 0..100 {
+                        m.observe("/api/a", "GET", 200, Duration::from_micros(300));
+                        m.observe("/api/b", "POST", 500, Duration::from_millis(2));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let routes = m.route_snapshots();
+        let n = 100 * (SHARDS as u64 + 3);
+        assert_eq!(routes.len(), 2);
+        let (a, b) = (&routes[0], &routes[1]);
+        assert_eq!(
+            (a.0, a.1[0][1], a.2[0], a.3, a.4),
+            ("/api/a", n, n, n, 300 * n)
+        );
+        assert_eq!(
+            (b.0, b.1[2][4], b.2[2], b.3, b.4),
+            ("/api/b", n, n, n, 2_000 * n)
+        );
     }
 }

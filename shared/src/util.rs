@@ -144,15 +144,21 @@ pub fn now_rfc3339() -> String {
 /// Now as `2026-11-26T12:00:00.123456Z` (microseconds), cheaply: the date-and-seconds part is
 /// formatted once per second per thread, since log lines and `/health` ask for it per request.
 pub fn now_rfc3339_micros() -> String {
-    use std::cell::RefCell;
     use std::time::{SystemTime, UNIX_EPOCH};
+    rfc3339_micros(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default(),
+    )
+}
+
+/// `since_epoch` as `2026-11-26T12:00:00.123456Z`; see `now_rfc3339_micros`.
+pub fn rfc3339_micros(since_epoch: std::time::Duration) -> String {
+    use std::cell::RefCell;
     thread_local! {
         static PREFIX: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let (secs, micros) = (now.as_secs(), now.subsec_micros());
+    let (secs, micros) = (since_epoch.as_secs(), since_epoch.subsec_micros());
     PREFIX.with(|cell| {
         let mut cached = cell.borrow_mut();
         if cached.0 != secs {
