@@ -85,6 +85,30 @@ fn an_expired_jwt_is_401_with_zero_upstream_calls() {
 }
 
 #[test]
+fn a_cached_identity_ends_with_its_jwt() {
+    let fake = FakeWorkspace::start();
+    let token = jwt(now() + 2);
+    fake.state().scim.tokens.insert(
+        token.clone(),
+        scim::Behaviour::User(scim::user("alice@example.com", "Alice Example", &["users"])),
+    );
+    let server = TestServer::with_workspace(&fake, &[]);
+    for _ in 0..3 {
+        let r = get_as(&server.url("/api/user/me"), &token);
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    assert_eq!(fake.calls(ME, &token), 1);
+    // Past `exp` the cached identity is not used, and the JWT is refused without a call.
+    let exp = shared::identity::jwt_expiry(&token).unwrap();
+    while now() <= exp {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let r = get_as(&server.url("/api/user/me"), &token);
+    assert_eq!((r.status, r.code().as_str()), (401, "AUTH_EXPIRED"));
+    assert_eq!(fake.calls(ME, &token), 1);
+}
+
+#[test]
 fn upstream_failures_map_to_the_spec_codes() {
     let fake = FakeWorkspace::start();
     let server = TestServer::with_workspace(&fake, &[]);

@@ -4,7 +4,8 @@
 //! is never stored), entries live at most 60 s (less when the JWT expires sooner), the map is
 //! bounded, and concurrent requests with the same uncached token share one SCIM call
 //! (single-flight through a per-key `OnceCell`). Failures are never cached and never grant
-//! anything: the next request asks again.
+//! anything: the next request asks again. A JWT's `exp` is read only when the cache cannot
+//! answer: an entry never outlives its token's `exp`, so a hit needs no second look.
 
 use crate::config::Config;
 use crate::databricks::{token_rejection, DatabricksClient, UpstreamError};
@@ -100,6 +101,20 @@ impl IdentityCache {
         config: &Config,
         token: &Secret,
     ) -> Result<Arc<Identity>, ApiError> {
+        let key = util::sha256(token.expose().as_bytes());
+        let now = Instant::now();
+        let lock = || {
+            self.slots
+                .lock()
+                .expect("identity cache lock is never poisoned")
+        };
+        let found = lock().get(&key).filter(|s| s.usable(now)).cloned();
+        if let Some(Ok((identity, _))) = found.as_ref().and_then(|s| s.cell.get()) {
+            // A cached identity expires by the JWT's `exp` at the latest, so it is not read here.
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(Arc::clone(identity));
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let jwt_expiry = jwt_expiry(token.expose());
         if let Some(exp) = jwt_expiry {
             if exp <= unix_now() {
@@ -109,35 +124,29 @@ impl IdentityCache {
                 ));
             }
         }
-        let key = util::sha256(token.expose().as_bytes());
-        let now = Instant::now();
-        let (slot, fresh) = {
-            let mut slots = self
-                .slots
-                .lock()
-                .expect("identity cache lock is never poisoned");
-            match slots.get(&key) {
-                Some(slot) if slot.usable(now) => (Arc::clone(slot), false),
-                _ => {
-                    if slots.len() >= MAX_CACHED_IDENTITIES {
-                        slots.retain(|_, s| s.usable(now));
+        let slot = match found {
+            // Being fetched by another request: wait for its answer.
+            Some(slot) => slot,
+            None => {
+                let mut slots = lock();
+                match slots.get(&key) {
+                    Some(slot) if slot.usable(now) => Arc::clone(slot),
+                    _ => {
                         if slots.len() >= MAX_CACHED_IDENTITIES {
-                            slots.retain(|_, s| s.cell.get().is_none());
+                            slots.retain(|_, s| s.usable(now));
+                            if slots.len() >= MAX_CACHED_IDENTITIES {
+                                slots.retain(|_, s| s.cell.get().is_none());
+                            }
                         }
+                        let slot = Arc::new(Slot {
+                            cell: OnceCell::new(),
+                        });
+                        slots.insert(key, Arc::clone(&slot));
+                        slot
                     }
-                    let slot = Arc::new(Slot {
-                        cell: OnceCell::new(),
-                    });
-                    slots.insert(key, Arc::clone(&slot));
-                    (slot, true)
                 }
             }
         };
-        if fresh || slot.cell.get().is_none() {
-            self.misses.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-        }
         let result = slot
             .cell
             .get_or_init(|| async {
@@ -152,10 +161,7 @@ impl IdentityCache {
         match result {
             Ok((identity, _)) => Ok(Arc::clone(identity)),
             Err(e) => {
-                let mut slots = self
-                    .slots
-                    .lock()
-                    .expect("identity cache lock is never poisoned");
+                let mut slots = lock();
                 if slots.get(&key).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
                     slots.remove(&key);
                 }
