@@ -18,16 +18,17 @@ pub const FUNCTION: Function = Function {
 };
 
 #[derive(serde::Serialize)]
-struct Health {
+struct Health<'a> {
     status: &'static str,
     version: &'static str,
     uptime_seconds: u64,
     lakebase: &'static str,
-    timestamp: String,
+    timestamp: &'a str,
 }
 
 pub async fn handle(ctx: Ctx, _req: Request) -> Result<Response, ApiError> {
     let lakebase = ctx.state.lakebase_status();
+    let now = util::now_micros();
     Response::ok(&Health {
         status: if lakebase == "unavailable" {
             "degraded"
@@ -37,6 +38,6 @@ pub async fn handle(ctx: Ctx, _req: Request) -> Result<Response, ApiError> {
         version: shared::VERSION,
         uptime_seconds: ctx.state.started.elapsed().as_secs(),
         lakebase,
-        timestamp: util::now_rfc3339_micros(),
+        timestamp: now.as_str(),
     })
 }

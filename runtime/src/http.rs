@@ -34,7 +34,6 @@ pub type HttpResponse = hyper::Response<Full<Bytes>>;
 /// service.
 struct Head {
     started: Instant,
-    timestamp: SystemTime,
     method: hyper::Method,
     path: String,
     query: String,
@@ -60,7 +59,6 @@ impl Service {
         req: hyper::Request<Incoming>,
     ) -> impl Future<Output = Result<HttpResponse, Infallible>> + Send + 'static {
         let started = Instant::now();
-        let timestamp = SystemTime::now();
         let (parts, body) = req.into_parts();
         let headers = &parts.headers;
         let path = parts.uri.path();
@@ -77,7 +75,6 @@ impl Service {
         };
         let head = Head {
             started,
-            timestamp,
             method: parts.method.clone(),
             path: path.to_string(),
             query: parts.uri.query().unwrap_or("").to_string(),
@@ -100,7 +97,6 @@ impl Service {
         let token = head.token.take();
         let Head {
             started,
-            timestamp,
             method,
             path,
             correlation_id,
@@ -184,9 +180,13 @@ impl Service {
         let status = response.status;
         let http = into_http(response, correlation_id, is_head);
         let elapsed = started.elapsed();
+        // One wall-clock read per request: the log line's time, and (less the duration) the
+        // stored row's request time.
+        let ended = SystemTime::now();
         // Integer microseconds print the same text as `{:.3}` of the milliseconds, without
         // float (or u128) formatting on every request.
         crate::logging::request(&crate::logging::RequestLine {
+            ended,
             method,
             path,
             status,
@@ -200,7 +200,7 @@ impl Service {
         // SPEC §7: every /api/* request except preflights is stored; the rest only counted.
         if is_api && method != "OPTIONS" && metrics.is_collecting() {
             metrics.enqueue(RequestRecord {
-                timestamp: *timestamp,
+                timestamp: ended.checked_sub(elapsed).unwrap_or(ended),
                 endpoint: route,
                 method: method_label(method),
                 status_code: status,

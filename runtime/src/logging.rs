@@ -136,6 +136,8 @@ impl Logger {
 /// cid={cid} user={user}")` would give, written without the `fmt` machinery and the filter:
 /// it is the one line every request pays for.
 pub struct RequestLine<'a> {
+    /// When the response was ready: the line's timestamp.
+    pub ended: SystemTime,
     pub method: &'a str,
     pub path: &'a str,
     pub status: u16,
@@ -149,23 +151,27 @@ pub fn request(line: &RequestLine<'_>) {
     if !REQUEST_LINES.load(Ordering::Relaxed) {
         return;
     }
-    emit(|out, ts| write_request(out, ts, line));
+    emit_at(line.ended, |out, ts| write_request(out, ts, line));
 }
 
 /// Format one line with `fill` (given the line's timestamp) into this thread's buffer and append
 /// it for the writer thread.
 fn emit(fill: impl FnOnce(&mut Vec<u8>, &str)) {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    emit_at(SystemTime::now(), fill);
+}
+
+/// `emit` for a line whose time the caller has read already.
+fn emit_at(time: SystemTime, fill: impl FnOnce(&mut Vec<u8>, &str)) {
+    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let ts = shared::util::rfc3339_micros(since_epoch);
+    let ts = ts.as_str();
     let at = u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX);
     let mut fill = Some(fill);
     let _ = LINE.try_with(|line| {
         if let Ok(mut line) = line.try_borrow_mut() {
             line.clear();
             if let Some(fill) = fill.take() {
-                fill(&mut line, &ts);
+                fill(&mut line, ts);
             }
             append(at, &line);
         }
@@ -173,7 +179,7 @@ fn emit(fill: impl FnOnce(&mut Vec<u8>, &str)) {
     // A line logged while formatting another, or while the thread exits: a fresh buffer.
     if let Some(fill) = fill {
         let mut line = Vec::new();
-        fill(&mut line, &ts);
+        fill(&mut line, ts);
         append(at, &line);
     }
 }
@@ -388,6 +394,7 @@ mod tests {
     #[test]
     fn the_request_line_reads_as_the_format_string_would() {
         let line = RequestLine {
+            ended: SystemTime::now(),
             method: "GET",
             path: "/api/user/me",
             status: 200,
