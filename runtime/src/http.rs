@@ -9,7 +9,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use shared::metrics::{method_label, RequestRecord};
-use shared::{util, ApiError, AppState, ErrorCode, Request, Response, Secret};
+use shared::{util, ApiError, AppState, Auth, ErrorCode, Request, Response, Secret};
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -63,8 +63,11 @@ impl Service {
         let headers = &parts.headers;
         let path = parts.uri.path();
         let lookup = self.router.lookup(parts.method.as_str(), path);
-        let token = match lookup {
-            Lookup::Found { .. } => self.token(headers, peer),
+        // Public functions never see a token (`call_function`), so it is not looked for.
+        let token = match &lookup {
+            Lookup::Found { function, .. } if function.auth != Auth::Public => {
+                self.token(headers, peer)
+            }
             _ => None,
         };
         let text = |name| {
@@ -296,9 +299,19 @@ pub fn correlation_id(headers: &HeaderMap) -> String {
             && b.iter()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b':' | b'-'))
     };
-    [X_CORRELATION_ID, X_REQUEST_ID]
-        .iter()
-        .filter_map(|name| headers.get(name))
+    // The first value of each, in one pass: two hashed lookups of these custom names (FNV over
+    // every byte of the name) cost more on every request than comparing a few header names.
+    let (mut correlation, mut request) = (None, None);
+    for (name, value) in headers {
+        match name.as_str() {
+            "x-correlation-id" if correlation.is_none() => correlation = Some(value),
+            "x-request-id" if request.is_none() => request = Some(value),
+            _ => {}
+        }
+    }
+    [correlation, request]
+        .into_iter()
+        .flatten()
         .find(|v| valid(v))
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
@@ -377,7 +390,6 @@ pub fn into_http(response: Response, correlation_id: &str, is_head: bool) -> Htt
 
 // Names as constants: a `&str` key is parsed and checked on every lookup.
 const X_CORRELATION_ID: HeaderName = HeaderName::from_static("x-correlation-id");
-const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_FORWARDED_ACCESS_TOKEN: HeaderName = HeaderName::from_static("x-forwarded-access-token");
 
 /// A header or status the code produced is invalid: a bug, answered as a bare 500.
@@ -385,4 +397,46 @@ fn internal_error() -> HttpResponse {
     let mut fallback = hyper::Response::new(Full::new(Bytes::new()));
     *fallback.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
     fallback
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn the_correlation_id_is_the_first_valid_of_x_correlation_id_then_x_request_id() {
+        let cid = |pairs| correlation_id(&headers(pairs));
+        assert_eq!(
+            cid(&[("x-correlation-id", "a-1"), ("x-request-id", "r-1")]),
+            "a-1"
+        );
+        assert_eq!(
+            cid(&[("x-request-id", "r-1"), ("x-correlation-id", "a-1")]),
+            "a-1"
+        );
+        assert_eq!(
+            cid(&[("x-correlation-id", "bad id"), ("x-request-id", "r-1")]),
+            "r-1"
+        );
+        // Only the first value of a name counts, as with `HeaderMap::get`.
+        assert_eq!(
+            cid(&[
+                ("x-correlation-id", "bad id"),
+                ("x-correlation-id", "a-2"),
+                ("x-request-id", "r-1")
+            ]),
+            "r-1"
+        );
+        let fresh = cid(&[("host", "x"), ("x-correlation-id", "")]);
+        assert_eq!(fresh.len(), 36, "{fresh}");
+        assert_ne!(fresh, cid(&[]));
+    }
 }
