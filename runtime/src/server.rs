@@ -77,50 +77,33 @@ pub async fn run(listener: TcpListener, service: Arc<Service>, shutdown: impl Fu
         };
         let _ = stream.set_nodelay(true);
         let service = Arc::clone(&service);
-        let head_wait = Arc::new(HeadWait::new());
-        let svc = {
-            let head_wait = Arc::clone(&head_wait);
-            service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let request = head_wait.begin(req.version());
-                let response = Arc::clone(&service).handle(peer, req);
-                async move {
-                    let response = response.await;
-                    drop(request);
-                    response
-                }
-            })
-        };
+        let wait = Arc::new(HeadWait::new());
+        let serving = Arc::clone(&wait);
+        let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let request = serving.begin(req.version());
+            let response = Arc::clone(&service).handle(peer, req);
+            async move {
+                let response = response.await;
+                drop(request);
+                response
+            }
+        });
         let conn = builder
             .serve_connection(TokioIo::new(stream), svc)
             .into_owned();
         let conn = graceful.watch(conn);
-        let connection = {
-            let head_wait = Arc::clone(&head_wait);
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
+        tokio::spawn(async move {
+            tokio::select! {
+                ended = conn => if let Err(e) = ended {
                     log::debug!("connection from {peer} ended: {e}");
-                }
-                drop(permit);
-                if let Some(watchdog) = head_wait.watchdog.get() {
-                    watchdog.abort();
-                }
-            })
-        };
-        // The header-read timeout runs beside the connection, not in its task: a `select!` there
-        // would poll the timer every time the connection wakes, twice per request.
-        let watchdog = {
-            let head_wait = Arc::clone(&head_wait);
-            tokio::spawn(async move {
-                if head_wait.expired(&connection).await {
-                    connection.abort();
-                    log::debug!(
-                        "connection from {peer} closed: no request head within {} s",
-                        HEADER_READ_TIMEOUT.as_secs()
-                    );
-                }
-            })
-        };
-        let _ = head_wait.watchdog.set(watchdog.abort_handle());
+                },
+                _ = wait.expired() => log::debug!(
+                    "connection from {peer} closed: no request head within {} s",
+                    HEADER_READ_TIMEOUT.as_secs()
+                ),
+            }
+            drop(permit);
+        });
     }
 
     drop(listener);
@@ -131,14 +114,12 @@ pub async fn run(listener: TcpListener, service: Arc<Service>, shutdown: impl Fu
     }
 }
 
-/// The header-read timeout, one watchdog task per connection: an HTTP/1 connection that has waited
+/// The header-read timeout, one timer per connection: an HTTP/1 connection that has waited
 /// `HEADER_READ_TIMEOUT` for a request head — since it opened, or since its last response was
 /// handed to hyper — with no request in flight is closed (slow-header clients, idle keep-alive).
 /// hyper's own `header_read_timeout` does the same with a new boxed timer registered and
 /// dropped for every request, about 1.5 % of a `/health` request's CPU; this costs a clock read
-/// and two atomic operations per request. The watchdog wakes once per `HEADER_READ_TIMEOUT` at
-/// most, and aborts the connection's task when it has expired. HTTP/2 connections are left to
-/// hyper's keep-alive.
+/// and two atomic operations per request. HTTP/2 connections are left to hyper's keep-alive.
 struct HeadWait {
     opened: Instant,
     /// When the connection began waiting for a head, in ms after `opened` (valid while
@@ -146,8 +127,6 @@ struct HeadWait {
     waiting_since_ms: AtomicU64,
     in_flight: AtomicUsize,
     http2: AtomicBool,
-    /// The watchdog task, which the connection's task stops when the connection ends.
-    watchdog: std::sync::OnceLock<tokio::task::AbortHandle>,
 }
 
 /// One request of a connection, from its head to its response; dropping it ends the request.
@@ -160,7 +139,6 @@ impl HeadWait {
             waiting_since_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             http2: AtomicBool::new(false),
-            watchdog: std::sync::OnceLock::new(),
         }
     }
 
@@ -181,18 +159,14 @@ impl HeadWait {
         Some(self.opened + Duration::from_millis(ms))
     }
 
-    /// True once the connection has waited too long for a head (never for HTTP/2); false when
-    /// its task has finished first.
-    async fn expired(&self, serving: &tokio::task::JoinHandle<()>) -> bool {
+    /// Resolves once the connection has waited too long for a head; never for HTTP/2.
+    async fn expired(&self) {
         loop {
-            if serving.is_finished() {
-                return false;
-            }
             let now = Instant::now();
             let deadline = match self.waiting_since() {
                 Some(since) if now >= since + HEADER_READ_TIMEOUT => {
                     if !self.http2.load(Ordering::Relaxed) {
-                        return true;
+                        return;
                     }
                     now + HEADER_READ_TIMEOUT
                 }
