@@ -299,19 +299,9 @@ pub fn correlation_id(headers: &HeaderMap) -> String {
             && b.iter()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b':' | b'-'))
     };
-    // The first value of each, in one pass: two hashed lookups of these custom names (FNV over
-    // every byte of the name) cost more on every request than comparing a few header names.
-    let (mut correlation, mut request) = (None, None);
-    for (name, value) in headers {
-        match name.as_str() {
-            "x-correlation-id" if correlation.is_none() => correlation = Some(value),
-            "x-request-id" if request.is_none() => request = Some(value),
-            _ => {}
-        }
-    }
-    [correlation, request]
-        .into_iter()
-        .flatten()
+    [X_CORRELATION_ID, X_REQUEST_ID]
+        .iter()
+        .filter_map(|name| headers.get(name))
         .find(|v| valid(v))
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
@@ -390,6 +380,7 @@ pub fn into_http(response: Response, correlation_id: &str, is_head: bool) -> Htt
 
 // Names as constants: a `&str` key is parsed and checked on every lookup.
 const X_CORRELATION_ID: HeaderName = HeaderName::from_static("x-correlation-id");
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_FORWARDED_ACCESS_TOKEN: HeaderName = HeaderName::from_static("x-forwarded-access-token");
 
 /// A header or status the code produced is invalid: a bug, answered as a bare 500.

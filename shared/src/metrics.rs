@@ -155,30 +155,47 @@ impl Metrics {
 
     /// Every route's counters, summed over the shards, by route label.
     fn route_snapshots(&self) -> Vec<RouteSnapshot> {
-        let mut sums: HashMap<&'static str, RouteSnapshot> = HashMap::new();
+        let mut all: Vec<RouteSnapshot> = Vec::new();
         for shard in self.routes.iter() {
             let Ok(routes) = shard.0.read() else {
                 continue;
             };
-            for (route, s) in routes.iter() {
-                let sum = sums
-                    .entry(route)
-                    .or_insert_with(|| (route, [[0; 5]; 8], [0; 13], 0, 0));
-                for (by_class, counters) in sum.1.iter_mut().zip(&s.requests) {
-                    for (n, counter) in by_class.iter_mut().zip(counters) {
-                        *n += counter.load(Ordering::Relaxed);
+            all.extend(routes.iter().map(|(route, s)| {
+                let requests = std::array::from_fn(|i| {
+                    std::array::from_fn(|j| s.requests[i][j].load(Ordering::Relaxed))
+                });
+                let buckets = std::array::from_fn(|i| s.buckets[i].load(Ordering::Relaxed));
+                let (count, sum) = (&s.count, &s.sum_micros);
+                (
+                    *route,
+                    requests,
+                    buckets,
+                    count.load(Ordering::Relaxed),
+                    sum.load(Ordering::Relaxed),
+                )
+            }));
+        }
+        all.sort_by_key(|r| r.0);
+        // One row per route: add each shard's row into the first of its route.
+        let mut sums: Vec<RouteSnapshot> = Vec::with_capacity(all.len());
+        for row in all {
+            match sums.last_mut() {
+                Some(sum) if sum.0 == row.0 => {
+                    for (by_class, more) in sum.1.iter_mut().zip(&row.1) {
+                        for (n, m) in by_class.iter_mut().zip(more) {
+                            *n += m;
+                        }
                     }
+                    for (n, m) in sum.2.iter_mut().zip(&row.2) {
+                        *n += m;
+                    }
+                    sum.3 += row.3;
+                    sum.4 += row.4;
                 }
-                for (n, counter) in sum.2.iter_mut().zip(&s.buckets) {
-                    *n += counter.load(Ordering::Relaxed);
-                }
-                sum.3 += s.count.load(Ordering::Relaxed);
-                sum.4 += s.sum_micros.load(Ordering::Relaxed);
+                _ => sums.push(row),
             }
         }
-        let mut snapshots: Vec<RouteSnapshot> = sums.into_values().collect();
-        snapshots.sort_by_key(|r| r.0);
-        snapshots
+        sums
     }
 
     /// Queue one record for Lakebase (a no-op when collection is off). Never blocks on I/O.
