@@ -267,40 +267,28 @@ fn slow_request_heads_and_idle_connections_are_closed_after_the_header_timeout()
     use std::time::{Duration, Instant};
     let server = TestServer::start(&[]);
     let limit = runtime::server::HEADER_READ_TIMEOUT;
-    // Read until the server closes the connection; how long that took, and what came.
-    let until_closed = move |mut stream: std::net::TcpStream| {
-        let started = Instant::now();
-        stream
-            .set_read_timeout(Some(limit + Duration::from_secs(10)))
-            .unwrap();
-        let mut got = Vec::new();
-        let closed = stream.read_to_end(&mut got).is_ok();
-        assert!(closed, "still open after {:?}", started.elapsed());
-        (
-            started.elapsed(),
-            String::from_utf8_lossy(&got).into_owned(),
-        )
+    // Send `bytes` on a new connection, then read until the server closes it: how long that
+    // took after sending, and what came.
+    let addr = server.addr;
+    let send_until_closed = move |bytes: &'static [u8]| {
+        std::thread::spawn(move || {
+            let mut stream = std::net::TcpStream::connect(addr).unwrap();
+            stream.write_all(bytes).unwrap();
+            let started = Instant::now();
+            stream
+                .set_read_timeout(Some(limit + Duration::from_secs(10)))
+                .unwrap();
+            let mut got = Vec::new();
+            let closed = stream.read_to_end(&mut got).is_ok();
+            assert!(closed, "still open after {:?}", started.elapsed());
+            (
+                started.elapsed(),
+                String::from_utf8_lossy(&got).into_owned(),
+            )
+        })
     };
-    let slow_head = std::thread::spawn({
-        let addr = server.addr;
-        move || {
-            let mut stream = std::net::TcpStream::connect(addr).unwrap();
-            stream
-                .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
-                .unwrap();
-            until_closed(stream)
-        }
-    });
-    let idle = std::thread::spawn({
-        let addr = server.addr;
-        move || {
-            let mut stream = std::net::TcpStream::connect(addr).unwrap();
-            stream
-                .write_all(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
-                .unwrap();
-            until_closed(stream)
-        }
-    });
+    let slow_head = send_until_closed(b"GET /health HTTP/1.1\r\nHost: x\r\n");
+    let idle = send_until_closed(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
     let (waited, got) = slow_head.join().unwrap();
     assert!(got.is_empty(), "{got}");
     assert!(
