@@ -493,9 +493,10 @@ mod tests {
 
     #[test]
     fn timestamps_are_rfc3339_utc_with_microseconds() {
-        let ts = shared::util::now_rfc3339_micros();
+        let now = shared::util::now_micros();
+        let ts = now.as_str();
         assert_eq!(ts.len(), "2026-11-26T12:00:00.123456Z".len(), "{ts}");
-        assert!(shared::util::parse_rfc3339(&ts).is_some(), "{ts}");
+        assert!(shared::util::parse_rfc3339(ts).is_some(), "{ts}");
         assert!(ts.ends_with('Z'));
     }
 }

@@ -143,11 +143,6 @@ pub fn now_rfc3339() -> String {
 
 /// Now as `2026-11-26T12:00:00.123456Z` (microseconds), cheaply: the date-and-seconds part is
 /// formatted once per second per thread, since log lines and `/health` ask for it per request.
-pub fn now_rfc3339_micros() -> String {
-    now_micros().as_str().to_string()
-}
-
-/// Now as `rfc3339_micros` gives it, on the stack.
 pub fn now_micros() -> Rfc3339Micros {
     use std::time::{SystemTime, UNIX_EPOCH};
     rfc3339_micros(
@@ -170,7 +165,7 @@ impl Rfc3339Micros {
     }
 }
 
-/// `since_epoch` as `2026-11-26T12:00:00.123456Z`; see `now_rfc3339_micros`.
+/// `since_epoch` as `2026-11-26T12:00:00.123456Z`; see `now_micros`.
 pub fn rfc3339_micros(since_epoch: std::time::Duration) -> Rfc3339Micros {
     use std::cell::RefCell;
     thread_local! {
