@@ -166,6 +166,7 @@ static ADMIN_ONLY: [Function; 1] = [Function {
     request_body: None,
     success_status: 200,
     response_body: None,
+    body: shared::RequestBody::DEFAULT,
     handler: |ctx, _req| Box::pin(async move { Response::ok(&ctx.user()?.user_name) }),
 }];
 

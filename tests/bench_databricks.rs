@@ -128,36 +128,34 @@ fn bench_databricks_figures() {
     let query_body =
         json!({"catalog": "main", "schema": "sales", "table": "big", "limit": 1000, "offset": 0})
             .to_string();
-    let query_req = Request {
+    // A request is moved into its function (its body may be a stream), so each call gets a new one.
+    let json_req = |body: &str| Request {
         content_type: Some("application/json".into()),
-        body: query_body.clone().into_bytes(),
+        body: body.as_bytes().to_vec(),
         ..Request::default()
     };
+    let query_req = || json_req(&query_body);
     let check = rt
-        .block_on(functions::uc_query::handle(ctx(&app), query_req.clone()))
+        .block_on(functions::uc_query::handle(ctx(&app), query_req()))
         .expect("query works");
     let rows: serde_json::Value = serde_json::from_slice(&check.body).unwrap();
     assert_eq!(rows["row_count"], 1000);
 
     let invoke_body = json!({"endpoint_name": "chat-fm", "inputs": {"messages": [{"role": "user", "content": "Hello"}], "max_tokens": 10}}).to_string();
-    let invoke_req = Request {
-        content_type: Some("application/json".into()),
-        body: invoke_body.clone().into_bytes(),
-        ..Request::default()
-    };
-    let schema_req = Request {
+    let invoke_req = || json_req(&invoke_body);
+    let schema_req = || Request {
         path_params: vec![("name".into(), "chat-fm".into())],
         ..Request::default()
     };
 
     let query = measure(&rt, &app, || {
-        functions::uc_query::handle(ctx(&app), query_req.clone())
+        functions::uc_query::handle(ctx(&app), query_req())
     });
     let invoke = measure(&rt, &app, || {
-        functions::model_invoke::handle(ctx(&app), invoke_req.clone())
+        functions::model_invoke::handle(ctx(&app), invoke_req())
     });
     let schema = measure(&rt, &app, || {
-        functions::model_endpoint_schema::handle(ctx(&app), schema_req.clone())
+        functions::model_endpoint_schema::handle(ctx(&app), schema_req())
     });
 
     let server = TestServer::with_workspace(&fake, &[("DATABRICKS_WAREHOUSE_ID", "wh-running")]);

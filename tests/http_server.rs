@@ -143,6 +143,7 @@ static ECHO_AND_PANIC: [Function; 2] = [
         request_body: None,
         success_status: 200,
         response_body: None,
+        body: shared::RequestBody::DEFAULT,
         handler: |_ctx, req| Box::pin(async move { Response::ok(&req.body.len()) }),
     },
     Function {
@@ -155,6 +156,7 @@ static ECHO_AND_PANIC: [Function; 2] = [
         request_body: None,
         success_status: 200,
         response_body: None,
+        body: shared::RequestBody::DEFAULT,
         handler: |_ctx, _req| Box::pin(async move { panic!("deliberate test panic") }),
     },
 ];

@@ -268,7 +268,7 @@ fn schema_detection_past_its_budget_is_a_timeout_with_a_generic_example() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let started = Instant::now();
     let d = rt
-        .block_on(shared::serving::detect(
+        .block_on(shared::databricks::serving_schema::detect(
             &client,
             &token,
             &endpoint,
@@ -282,7 +282,10 @@ fn schema_detection_past_its_budget_is_a_timeout_with_a_generic_example() {
         started.elapsed()
     );
     assert_eq!((d.status, d.detected_type), ("TIMEOUT", "MLFLOW_MODEL"));
-    assert_eq!(d.example_json, shared::serving::generic_example());
+    assert_eq!(
+        d.example_json,
+        shared::databricks::serving_schema::generic_example()
+    );
     assert!(d.error_message.unwrap().contains("did not finish"));
 }
 

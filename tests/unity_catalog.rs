@@ -413,7 +413,7 @@ fn a_statement_past_its_deadline_is_cancelled_and_answered_504() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let started = Instant::now();
     let e = rt
-        .block_on(shared::statements::execute(
+        .block_on(shared::databricks::statements::execute(
             &client,
             &token,
             "wh-running",

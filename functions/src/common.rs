@@ -5,12 +5,12 @@
 
 use serde::Serialize;
 use serde_json::Value;
+use shared::databricks::statements::{self, Column, STATEMENT_DEADLINE};
+use shared::databricks::unity_catalog::{quoted_table, validate_identifier};
 use shared::db::logs::{
     insert_inference_log, insert_schema_detection, NewInferenceLog, NewSchemaDetection,
 };
 use shared::error::FieldError;
-use shared::statements::{self, Column, STATEMENT_DEADLINE};
-use shared::unity_catalog::{quoted_table, validate_identifier};
 use shared::{util, ApiError, Ctx, Param, Request, Response};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};

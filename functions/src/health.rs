@@ -1,6 +1,6 @@
 //! `GET /health`: liveness with the Lakebase state. Never makes an upstream call or a query.
 
-use shared::{util, ApiError, Auth, Ctx, Function, Method, Request, Response};
+use shared::{util, ApiError, Auth, Ctx, Function, Method, Request, RequestBody, Response};
 
 pub const FUNCTION: Function = Function {
     name: "health",
@@ -14,6 +14,7 @@ pub const FUNCTION: Function = Function {
     response_body: Some(
         r#"{"type":"object","required":["status","version","uptime_seconds","lakebase","timestamp"],"properties":{"status":{"enum":["healthy","degraded"]},"version":{"type":"string"},"uptime_seconds":{"type":"integer"},"lakebase":{"enum":["not_configured","connected","unavailable"]},"timestamp":{"type":"string","format":"date-time"}}}"#,
     ),
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

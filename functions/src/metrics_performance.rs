@@ -2,7 +2,7 @@
 //! overall and per (endpoint, method), over raw and aggregated hours alike (SPEC §6.3).
 
 use crate::metrics_common::{self as common, BoundParams, TimeRange};
-use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, Response};
+use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, RequestBody, Response};
 
 pub const FUNCTION: Function = Function {
     name: "metrics_performance",
@@ -24,6 +24,7 @@ pub const FUNCTION: Function = Function {
     response_body: Some(
         r#"{"type":"object","required":["time_range","start_time","end_time","metrics","endpoints"],"properties":{"time_range":{"enum":["24h","7d","30d","90d"]},"start_time":{"type":"string","format":"date-time"},"end_time":{"type":"string","format":"date-time"},"metrics":{"type":"object","required":["total_requests","error_count","error_rate","avg_response_time_ms","p50_response_time_ms","p95_response_time_ms","p99_response_time_ms"],"properties":{"total_requests":{"type":"integer"},"error_count":{"type":"integer"},"error_rate":{"type":["number","null"]},"avg_response_time_ms":{"type":["number","null"]},"p50_response_time_ms":{"type":["number","null"]},"p95_response_time_ms":{"type":["number","null"]},"p99_response_time_ms":{"type":["number","null"]}}},"endpoints":{"type":"array","items":{"type":"object","required":["endpoint","method","request_count","error_count","error_rate","avg_response_time_ms","p50_response_time_ms","p95_response_time_ms","p99_response_time_ms"],"properties":{"endpoint":{"type":"string"},"method":{"type":"string"},"request_count":{"type":"integer"},"error_count":{"type":"integer"},"error_rate":{"type":["number","null"]},"avg_response_time_ms":{"type":["number","null"]},"p50_response_time_ms":{"type":["number","null"]},"p95_response_time_ms":{"type":["number","null"]},"p99_response_time_ms":{"type":["number","null"]}}}}}}"#,
     ),
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

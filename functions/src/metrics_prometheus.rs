@@ -1,7 +1,7 @@
 //! `GET /metrics`: the Prometheus text exposition of the in-process counters (SPEC §6.1). For
 //! signed-in users; label values are bounded (route templates, never raw paths).
 
-use shared::{ApiError, Auth, Ctx, Function, Method, Request, Response};
+use shared::{ApiError, Auth, Ctx, Function, Method, Request, RequestBody, Response};
 
 pub const FUNCTION: Function = Function {
     name: "metrics_prometheus",
@@ -13,6 +13,7 @@ pub const FUNCTION: Function = Function {
     request_body: None,
     success_status: 200,
     response_body: Some(r#"{"type":"string","description":"Prometheus text format 0.0.4"}"#),
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

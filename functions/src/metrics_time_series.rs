@@ -6,7 +6,7 @@
 //! a chart shows a gap); fields outside `metric_type` are null.
 
 use crate::metrics_common::{self as common, BoundParams, TimeRange};
-use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, Response};
+use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, RequestBody, Response};
 use time::OffsetDateTime;
 
 pub const FUNCTION: Function = Function {
@@ -35,6 +35,7 @@ pub const FUNCTION: Function = Function {
     response_body: Some(
         r#"{"type":"object","required":["time_range","interval","data_points"],"properties":{"time_range":{"enum":["24h","7d","30d","90d"]},"interval":{"enum":["hour","day"]},"data_points":{"type":"array","items":{"type":"object","required":["timestamp","total_requests","error_rate","avg_response_time_ms","p95_response_time_ms","total_events","unique_users"],"properties":{"timestamp":{"type":"string","format":"date-time"},"total_requests":{"type":["integer","null"]},"error_rate":{"type":["number","null"]},"avg_response_time_ms":{"type":["number","null"]},"p95_response_time_ms":{"type":["number","null"]},"total_events":{"type":["integer","null"]},"unique_users":{"type":["integer","null"]}}}}}}"#,
     ),
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

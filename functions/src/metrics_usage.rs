@@ -2,7 +2,7 @@
 //! rate, event distribution and page views, over raw and aggregated hours alike (SPEC §6.3).
 
 use crate::metrics_common::{self as common, BoundParams, TimeRange};
-use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, Response};
+use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, RequestBody, Response};
 use std::collections::BTreeMap;
 
 pub const FUNCTION: Function = Function {
@@ -27,6 +27,7 @@ pub const FUNCTION: Function = Function {
     response_body: Some(
         r#"{"type":"object","required":["time_range","start_time","end_time","metrics","event_distribution","page_views"],"properties":{"time_range":{"enum":["24h","7d","30d","90d"]},"start_time":{"type":"string","format":"date-time"},"end_time":{"type":"string","format":"date-time"},"metrics":{"type":"object","required":["total_events","unique_users","active_users","active_users_current_hour","success_rate"],"properties":{"total_events":{"type":"integer"},"unique_users":{"type":"integer"},"active_users":{"type":"integer"},"active_users_current_hour":{"type":"integer"},"success_rate":{"type":["number","null"]}}},"event_distribution":{"type":"object","additionalProperties":{"type":"integer"}},"page_views":{"type":"object","additionalProperties":{"type":"integer"}}}}"#,
     ),
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

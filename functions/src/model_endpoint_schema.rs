@@ -3,9 +3,10 @@
 //! `common::record_detection` for `schema_detection_events`.
 
 use crate::common::{self, DetectionRecord};
-use shared::retry::Deadline;
-use shared::serving::{self, validate_endpoint_name};
-use shared::{ApiError, Auth, Ctx, Function, Method, Request, Response};
+use shared::databricks::retry::Deadline;
+use shared::databricks::serving::{self, validate_endpoint_name};
+use shared::databricks::serving_schema;
+use shared::{ApiError, Auth, Ctx, Function, Method, Request, RequestBody, Response};
 use std::time::Instant;
 
 pub const FUNCTION: Function = Function {
@@ -20,6 +21,7 @@ pub const FUNCTION: Function = Function {
     response_body: Some(
         r#"{"type":"object","required":["endpoint_name","detected_type","status","input_format","schema","example_json","error_message","latency_ms","detected_at"],"properties":{"endpoint_name":{"type":"string"},"detected_type":{"type":"string","enum":["FOUNDATION_MODEL","EXTERNAL_MODEL","MLFLOW_MODEL","UNKNOWN"]},"status":{"type":"string","enum":["SUCCESS","FAILURE","TIMEOUT"]},"input_format":{"type":["string","null"],"enum":["chat","completions","embeddings","dataframe_split","inputs",null]},"schema":{},"example_json":{},"error_message":{"type":["string","null"]},"latency_ms":{"type":"number"},"detected_at":{"type":"string","format":"date-time"}}}"#,
     ),
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 
@@ -40,7 +42,14 @@ pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     .await
     {
         Ok(endpoint) => {
-            serving::detect(client, token, &endpoint, started, serving::DETECTION_BUDGET).await
+            serving_schema::detect(
+                client,
+                token,
+                &endpoint,
+                started,
+                serving_schema::DETECTION_BUDGET,
+            )
+            .await
         }
         Err(failure) => Err(serving::map_read_failure(&failure)),
     };

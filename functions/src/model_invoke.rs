@@ -5,10 +5,12 @@
 use crate::common::{self, InferenceRecord, MAX_LOGGED_JSON};
 use serde::Serialize;
 use serde_json::Value;
+use shared::databricks::retry::{Deadline, Failure};
+use shared::databricks::serving::{self, validate_endpoint_name};
 use shared::error::FieldError;
-use shared::retry::{Deadline, Failure};
-use shared::serving::{self, validate_endpoint_name};
-use shared::{util, ApiError, Auth, Ctx, ErrorCode, Function, Method, Request, Response};
+use shared::{
+    util, ApiError, Auth, Ctx, ErrorCode, Function, Method, Request, RequestBody, Response,
+};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
@@ -26,6 +28,7 @@ pub const FUNCTION: Function = Function {
     response_body: Some(
         r#"{"type":"object","required":["request_id","endpoint_name","status","predictions","execution_time_ms","completed_at"],"properties":{"request_id":{"type":"string","format":"uuid"},"endpoint_name":{"type":"string"},"status":{"type":"string","enum":["SUCCESS"]},"predictions":{},"execution_time_ms":{"type":"number"},"completed_at":{"type":"string","format":"date-time"}}}"#,
     ),
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

@@ -2,7 +2,7 @@
 //! from Lakebase (503 `LAKEBASE_NOT_CONFIGURED` without it).
 
 use crate::common;
-use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, Response};
+use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, RequestBody, Response};
 
 pub const FUNCTION: Function = Function {
     name: "model_logs",
@@ -29,6 +29,7 @@ pub const FUNCTION: Function = Function {
     response_body: Some(
         r#"{"type":"object","required":["logs","total_count","limit","offset"],"properties":{"logs":{"type":"array","items":{"type":"object","required":["request_id","endpoint_name","status","inputs","predictions","error_message","execution_time_ms","created_at","completed_at"],"properties":{"request_id":{"type":"string"},"endpoint_name":{"type":"string"},"status":{"type":"string","enum":["SUCCESS","ERROR","TIMEOUT"]},"inputs":{},"predictions":{},"error_message":{"type":["string","null"]},"execution_time_ms":{"type":["number","null"]},"created_at":{"type":"string","format":"date-time"},"completed_at":{"type":["string","null"],"format":"date-time"}}}},"total_count":{"type":"integer"},"limit":{"type":"integer"},"offset":{"type":"integer"}}}"#,
     ),
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

@@ -1,6 +1,6 @@
 //! `GET /ping`: the cheapest possible answer, `pong`.
 
-use shared::{ApiError, Auth, Ctx, Function, Method, Request, Response};
+use shared::{ApiError, Auth, Ctx, Function, Method, Request, RequestBody, Response};
 
 pub const FUNCTION: Function = Function {
     name: "ping",
@@ -12,6 +12,7 @@ pub const FUNCTION: Function = Function {
     request_body: None,
     success_status: 200,
     response_body: Some(r#"{"type":"string","const":"pong"}"#),
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

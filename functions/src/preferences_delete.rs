@@ -3,7 +3,7 @@
 
 use crate::common::{is_preference_key, PREFERENCE_KEY_RULE};
 use shared::db::{query_error, sql};
-use shared::{ApiError, Auth, Ctx, ErrorCode, Function, Method, Request, Response};
+use shared::{ApiError, Auth, Ctx, ErrorCode, Function, Method, Request, RequestBody, Response};
 
 pub const FUNCTION: Function = Function {
     name: "preferences_delete",
@@ -15,6 +15,7 @@ pub const FUNCTION: Function = Function {
     request_body: None,
     success_status: 204,
     response_body: None,
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

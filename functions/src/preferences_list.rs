@@ -3,7 +3,7 @@
 use crate::common::{is_preference_key, PREFERENCE_KEY_RULE};
 use serde::Serialize;
 use shared::db::{query_error, sql};
-use shared::{util, ApiError, Auth, Ctx, Function, Method, Param, Request, Response};
+use shared::{util, ApiError, Auth, Ctx, Function, Method, Param, Request, RequestBody, Response};
 use time::OffsetDateTime;
 
 pub const FUNCTION: Function = Function {
@@ -21,6 +21,7 @@ pub const FUNCTION: Function = Function {
     request_body: None,
     success_status: 200,
     response_body: Some(PREFERENCES_SCHEMA),
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

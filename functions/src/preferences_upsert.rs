@@ -6,7 +6,7 @@ use crate::preferences_list::{Preference, PREFERENCE_SCHEMA};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use shared::db::{query_error, sql};
-use shared::{ApiError, Auth, Ctx, ErrorCode, Function, Method, Request, Response};
+use shared::{ApiError, Auth, Ctx, ErrorCode, Function, Method, Request, RequestBody, Response};
 
 pub const FUNCTION: Function = Function {
     name: "preferences_upsert",
@@ -20,6 +20,7 @@ pub const FUNCTION: Function = Function {
     ),
     success_status: 201,
     response_body: Some(PREFERENCE_SCHEMA),
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

@@ -1,7 +1,7 @@
 //! `GET /ready`: 200 once the server serves (and migrations are applied when Lakebase is
 //! configured), else 503 — for load balancers and deploy checks.
 
-use shared::{ApiError, Auth, Ctx, ErrorCode, Function, Method, Request, Response};
+use shared::{ApiError, Auth, Ctx, ErrorCode, Function, Method, Request, RequestBody, Response};
 
 pub const FUNCTION: Function = Function {
     name: "ready",
@@ -15,6 +15,7 @@ pub const FUNCTION: Function = Function {
     response_body: Some(
         r#"{"type":"object","required":["ready"],"properties":{"ready":{"const":true}}}"#,
     ),
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

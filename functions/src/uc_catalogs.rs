@@ -1,6 +1,7 @@
 //! `GET /api/unity-catalog/catalogs`: every catalog the caller can see, sorted, all pages followed.
 
-use shared::{unity_catalog, ApiError, Auth, Ctx, Function, Method, Request, Response};
+use shared::databricks::unity_catalog;
+use shared::{ApiError, Auth, Ctx, Function, Method, Request, RequestBody, Response};
 
 pub const FUNCTION: Function = Function {
     name: "uc_catalogs",
@@ -12,6 +13,7 @@ pub const FUNCTION: Function = Function {
     request_body: None,
     success_status: 200,
     response_body: Some(r#"{"type":"array","items":{"type":"string"}}"#),
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

@@ -4,7 +4,7 @@
 
 use crate::common::{self, TableQuery, QUERY_LIMIT_DEFAULT};
 use serde::Deserialize;
-use shared::{ApiError, Auth, Ctx, Function, Method, Request, Response};
+use shared::{ApiError, Auth, Ctx, Function, Method, Request, RequestBody, Response};
 
 pub const REQUEST_SCHEMA: &str = r#"{"type":"object","required":["catalog","schema","table"],"additionalProperties":false,"properties":{"catalog":{"type":"string","minLength":1,"maxLength":255},"schema":{"type":"string","minLength":1,"maxLength":255},"table":{"type":"string","minLength":1,"maxLength":255},"limit":{"type":"integer","minimum":1,"maximum":1000,"default":100},"offset":{"type":"integer","minimum":0,"default":0},"include_total":{"type":"boolean","default":false}}}"#;
 
@@ -20,6 +20,7 @@ pub const FUNCTION: Function = Function {
     request_body: Some(REQUEST_SCHEMA),
     success_status: 200,
     response_body: Some(RESPONSE_SCHEMA),
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

@@ -2,7 +2,7 @@
 //! query as `uc_query`, from query parameters (bad values answer 400 `INVALID_REQUEST`).
 
 use crate::common::{self, TableQuery, QUERY_LIMIT_DEFAULT, QUERY_LIMIT_MAX};
-use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, Response};
+use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, RequestBody, Response};
 
 pub const FUNCTION: Function = Function {
     name: "uc_query_get",
@@ -36,6 +36,7 @@ pub const FUNCTION: Function = Function {
     request_body: None,
     success_status: 200,
     response_body: Some(crate::uc_query::RESPONSE_SCHEMA),
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

@@ -1,8 +1,8 @@
 //! `GET /api/unity-catalog/schemas?catalog=`: the schema names of a catalog, sorted.
 
 use crate::common::required_param;
-use shared::unity_catalog::{self, validate_identifier};
-use shared::{ApiError, Auth, Ctx, Function, Method, Request, Response};
+use shared::databricks::unity_catalog::{self, validate_identifier};
+use shared::{ApiError, Auth, Ctx, Function, Method, Request, RequestBody, Response};
 
 pub const FUNCTION: Function = Function {
     name: "uc_schemas",
@@ -14,6 +14,7 @@ pub const FUNCTION: Function = Function {
     request_body: None,
     success_status: 200,
     response_body: Some(r#"{"type":"array","items":{"type":"string"}}"#),
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

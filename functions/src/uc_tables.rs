@@ -2,8 +2,8 @@
 
 use crate::common::catalog_and_schema;
 use serde::Serialize;
-use shared::unity_catalog::{self, ColumnInfo};
-use shared::{ApiError, Auth, Ctx, Function, Method, Request, Response};
+use shared::databricks::unity_catalog::{self, ColumnInfo};
+use shared::{ApiError, Auth, Ctx, Function, Method, Request, RequestBody, Response};
 
 pub const FUNCTION: Function = Function {
     name: "uc_tables",
@@ -17,6 +17,7 @@ pub const FUNCTION: Function = Function {
     response_body: Some(
         r#"{"type":"array","items":{"type":"object","required":["catalog_name","schema_name","table_name","full_name","table_type","owner","comment","columns"],"properties":{"catalog_name":{"type":"string"},"schema_name":{"type":"string"},"table_name":{"type":"string"},"full_name":{"type":"string"},"table_type":{"type":["string","null"]},"owner":{"type":["string","null"]},"comment":{"type":["string","null"]},"columns":{"type":"array","items":{"type":"object","required":["name","type_name","type_text","nullable","comment"],"properties":{"name":{"type":["string","null"]},"type_name":{"type":["string","null"]},"type_text":{"type":["string","null"]},"nullable":{"type":"boolean"},"comment":{"type":["string","null"]}}}}}}}"#,
     ),
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

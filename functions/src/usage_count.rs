@@ -2,7 +2,7 @@
 
 use crate::common::{time_range, TIME_RANGE_SCHEMA};
 use shared::db::{query_error, sql};
-use shared::{util, ApiError, Auth, Ctx, Function, Method, Param, Request, Response};
+use shared::{util, ApiError, Auth, Ctx, Function, Method, Param, Request, RequestBody, Response};
 use time::OffsetDateTime;
 
 pub const FUNCTION: Function = Function {
@@ -22,6 +22,7 @@ pub const FUNCTION: Function = Function {
     response_body: Some(
         r#"{"type":"object","required":["count","time_range","start_time","end_time"],"properties":{"count":{"type":"integer"},"time_range":{"type":"string"},"start_time":{"type":"string","format":"date-time"},"end_time":{"type":"string","format":"date-time"}}}"#,
     ),
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

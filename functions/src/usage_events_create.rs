@@ -9,7 +9,9 @@ use crate::common::{field_error, is_snake_identifier, unknown_fields};
 use serde_json::{Map, Value};
 use shared::db::{query_error, sql};
 use shared::error::FieldError;
-use shared::{util, ApiError, Auth, Ctx, ErrorCode, Function, Method, Request, Response};
+use shared::{
+    util, ApiError, Auth, Ctx, ErrorCode, Function, Method, Request, RequestBody, Response,
+};
 use time::{Duration, OffsetDateTime};
 
 pub const FUNCTION: Function = Function {
@@ -26,6 +28,7 @@ pub const FUNCTION: Function = Function {
     response_body: Some(
         r#"{"type":"object","required":["accepted"],"properties":{"accepted":{"type":"integer"}}}"#,
     ),
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

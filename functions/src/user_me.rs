@@ -1,6 +1,6 @@
 //! `GET /api/user/me`: the signed-in user, from the identity the runtime already resolved.
 
-use shared::{ApiError, Auth, Ctx, Function, Method, Request, Response};
+use shared::{ApiError, Auth, Ctx, Function, Method, Request, RequestBody, Response};
 
 pub const FUNCTION: Function = Function {
     name: "user_me",
@@ -14,6 +14,7 @@ pub const FUNCTION: Function = Function {
     response_body: Some(
         r#"{"type":"object","required":["user_name","display_name","active","emails","groups","is_admin"],"properties":{"user_name":{"type":"string"},"display_name":{"type":["string","null"]},"active":{"type":["boolean","null"]},"emails":{"type":"array","items":{"type":"string"}},"groups":{"type":"array","items":{"type":"string"}},"is_admin":{"type":"boolean"}}}"#,
     ),
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

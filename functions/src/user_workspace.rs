@@ -1,6 +1,6 @@
 //! `GET /api/user/me/workspace`: the signed-in user and the workspace the app runs in.
 
-use shared::{ApiError, Auth, Ctx, Function, Method, Request, Response};
+use shared::{ApiError, Auth, Ctx, Function, Method, Request, RequestBody, Response};
 
 pub const FUNCTION: Function = Function {
     name: "user_workspace",
@@ -14,6 +14,7 @@ pub const FUNCTION: Function = Function {
     response_body: Some(
         r#"{"type":"object","required":["user","workspace"],"properties":{"user":{"type":"object","required":["user_name","display_name","active"],"properties":{"user_name":{"type":"string"},"display_name":{"type":["string","null"]},"active":{"type":["boolean","null"]}}},"workspace":{"type":"object","required":["host","name","workspace_id"],"properties":{"host":{"type":["string","null"]},"name":{"type":["string","null"]},"workspace_id":{"type":["string","null"]}}}}}"#,
     ),
+    body: RequestBody::DEFAULT,
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 

@@ -301,6 +301,8 @@ pub async fn invoke(
         query,
         content_type: (!body.is_empty()).then(|| "application/json".to_string()),
         body,
+        stream: None,
+        headers: Vec::new(),
     };
     let token = args
         .token

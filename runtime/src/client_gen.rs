@@ -256,6 +256,7 @@ mod tests {
             request_body: body.then_some(r#"{"type":"object"}"#),
             success_status: 200,
             response_body: None,
+            body: shared::RequestBody::DEFAULT,
             handler: |_, _| Box::pin(async { Err(shared::ApiError::invalid_request("unused")) }),
         }
     }

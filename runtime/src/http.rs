@@ -277,6 +277,8 @@ impl Service {
             query: head.query.clone(),
             content_type: head.content_type.clone(),
             body: body.to_vec(),
+            stream: None,
+            headers: Vec::new(),
         })
     }
 

@@ -3,16 +3,7 @@
 use shared::{ApiError, Response};
 
 pub fn error_response(error: &ApiError, correlation_id: &str) -> Response {
-    let mut body = serde_json::Map::new();
-    body.insert("error_code".into(), error.code.as_str().into());
-    body.insert("message".into(), error.message.clone().into());
-    body.insert("correlation_id".into(), correlation_id.into());
-    if let Some(seconds) = error.retry_after {
-        body.insert("retry_after".into(), seconds.into());
-    }
-    if let Some(details) = &error.details {
-        body.insert("details".into(), details.clone());
-    }
+    let body = error.body(correlation_id);
     let mut response = Response::text(
         error.status(),
         "application/json",

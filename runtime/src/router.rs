@@ -137,6 +137,7 @@ mod tests {
             request_body: None,
             success_status: 200,
             response_body: None,
+            body: shared::RequestBody::DEFAULT,
             handler: |_, _| Box::pin(async { Ok(Response::empty(204)) }),
         }
     }

@@ -43,19 +43,35 @@ pub enum ErrorCode {
     ModelUnavailable,
     QueryTimeout,
     ModelTimeout,
+    StreamingNotSupported,
+    InvalidPath,
+    CrossOriginRefused,
+    GenieSpaceNotFound,
+    FileNotFound,
+    QueryNotFound,
+    RequestTimeout,
+    FileExists,
+    DirectoryNotEmpty,
+    WarehouseStarting,
+    GenieTimeout,
 }
 
 impl ErrorCode {
     pub fn status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            InvalidRequest | InvalidIdentifier | InvalidModelInput => 400,
+            InvalidRequest
+            | InvalidIdentifier
+            | InvalidModelInput
+            | StreamingNotSupported
+            | InvalidPath => 400,
             AuthMissing | AuthInvalid | AuthExpired => 401,
-            AdminRequired | PermissionDenied | InsufficientScope => 403,
+            AdminRequired | PermissionDenied | InsufficientScope | CrossOriginRefused => 403,
             NotFound | CatalogNotFound | SchemaNotFound | TableNotFound | EndpointNotFound
-            | PreferenceNotFound => 404,
+            | PreferenceNotFound | GenieSpaceNotFound | FileNotFound | QueryNotFound => 404,
             MethodNotAllowed => 405,
-            EndpointNotReady => 409,
+            RequestTimeout => 408,
+            EndpointNotReady | FileExists | DirectoryNotEmpty => 409,
             PayloadTooLarge | BatchTooLarge => 413,
             UnsupportedMediaType => 415,
             ValidationFailed => 422,
@@ -67,8 +83,9 @@ impl ErrorCode {
             | IdentityUnavailable
             | ServiceUnavailable
             | WarehouseUnavailable
-            | ModelUnavailable => 503,
-            QueryTimeout | ModelTimeout => 504,
+            | ModelUnavailable
+            | WarehouseStarting => 503,
+            QueryTimeout | ModelTimeout | GenieTimeout => 504,
         }
     }
 
@@ -108,6 +125,17 @@ impl ErrorCode {
             ModelUnavailable => "MODEL_UNAVAILABLE",
             QueryTimeout => "QUERY_TIMEOUT",
             ModelTimeout => "MODEL_TIMEOUT",
+            StreamingNotSupported => "STREAMING_NOT_SUPPORTED",
+            InvalidPath => "INVALID_PATH",
+            CrossOriginRefused => "CROSS_ORIGIN_REFUSED",
+            GenieSpaceNotFound => "GENIE_SPACE_NOT_FOUND",
+            FileNotFound => "FILE_NOT_FOUND",
+            QueryNotFound => "QUERY_NOT_FOUND",
+            RequestTimeout => "REQUEST_TIMEOUT",
+            FileExists => "FILE_EXISTS",
+            DirectoryNotEmpty => "DIRECTORY_NOT_EMPTY",
+            WarehouseStarting => "WAREHOUSE_STARTING",
+            GenieTimeout => "GENIE_TIMEOUT",
         }
     }
 }
@@ -143,6 +171,22 @@ impl ApiError {
 
     pub fn status(&self) -> u16 {
         self.code.status()
+    }
+
+    /// The JSON error body: `error_code`, `message`, `correlation_id`, and `retry_after` and
+    /// `details` when set. The same body answers a request and ends an SSE stream.
+    pub fn body(&self, correlation_id: &str) -> Value {
+        let mut body = serde_json::Map::new();
+        body.insert("error_code".into(), self.code.as_str().into());
+        body.insert("message".into(), self.message.clone().into());
+        body.insert("correlation_id".into(), correlation_id.into());
+        if let Some(seconds) = self.retry_after {
+            body.insert("retry_after".into(), seconds.into());
+        }
+        if let Some(details) = &self.details {
+            body.insert("details".into(), details.clone());
+        }
+        Value::Object(body)
     }
 
     pub fn with_retry_after(mut self, seconds: u64) -> ApiError {

@@ -7,6 +7,7 @@ use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::identity::Identity;
 use crate::secret::Secret;
 use crate::state::AppState;
+use crate::stream::{BodyStream, ResponseStream};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::future::Future;
@@ -75,6 +76,9 @@ pub struct Param {
     pub description: &'static str,
 }
 
+/// The content type of server-sent events.
+pub const SSE_CONTENT_TYPE: &str = "text/event-stream; charset=utf-8";
+
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send>>;
 pub type Handler = fn(Ctx, Request) -> HandlerFuture;
 
@@ -94,7 +98,38 @@ pub struct Function {
     /// Success status and the JSON Schema text of its body (`None` for no body, e.g. 204).
     pub success_status: u16,
     pub response_body: Option<&'static str>,
+    /// How the runtime reads the request body: buffered up to a limit (the default,
+    /// `RequestBody::DEFAULT`, 1 MiB) or streamed to the function.
+    pub body: RequestBody,
     pub handler: Handler,
+}
+
+/// How a function takes its request body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestBody {
+    /// Read whole into `Request::body` before the handler runs, up to `max_bytes` (at most
+    /// `MAX_BUFFERED_BODY`; more answers 413 without being read).
+    Buffered { max_bytes: usize },
+    /// Handed to the handler as `Request::stream` as it arrives, up to `max_bytes` (more answers
+    /// 413: at once for a larger `Content-Length`, else when the limit is passed).
+    Streamed { max_bytes: u64 },
+}
+
+/// The largest body a function may take buffered; anything larger must be streamed.
+pub const MAX_BUFFERED_BODY: usize = 1024 * 1024;
+
+impl RequestBody {
+    /// A buffered body of at most 1 MiB: what every function takes unless it says otherwise.
+    pub const DEFAULT: RequestBody = RequestBody::Buffered {
+        max_bytes: MAX_BUFFERED_BODY,
+    };
+
+    pub fn max_bytes(self) -> u64 {
+        match self {
+            RequestBody::Buffered { max_bytes } => max_bytes.min(MAX_BUFFERED_BODY) as u64,
+            RequestBody::Streamed { max_bytes } => max_bytes,
+        }
+    }
 }
 
 impl std::fmt::Debug for Function {
@@ -110,17 +145,37 @@ impl std::fmt::Debug for Function {
 }
 
 /// What a function sees of the HTTP request.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Request {
     /// Path parameters from the route template, already percent-decoded.
     pub path_params: Vec<(String, String)>,
     /// The raw query string, without `?`.
     pub query: String,
     pub content_type: Option<String>,
+    /// The whole body, for functions with a buffered body (`RequestBody::Buffered`).
     pub body: Vec<u8>,
+    /// The body as it arrives, for functions with `RequestBody::Streamed` (then `body` is empty).
+    pub stream: Option<BodyStream>,
+    /// Request headers a function asked for by name (lowercase), e.g. `range`.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Request {
+    /// A request header's value, if the runtime passed it (see `Request::headers`).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The streamed body; 500 for a function that did not declare `RequestBody::Streamed`.
+    pub fn take_stream(&mut self) -> Result<BodyStream, ApiError> {
+        self.stream
+            .take()
+            .ok_or_else(|| ApiError::internal("the function has no streamed request body"))
+    }
+
     pub fn path_param(&self, name: &str) -> Option<&str> {
         self.path_params
             .iter()
@@ -204,12 +259,14 @@ impl Request {
 }
 
 /// What a function returns on success.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Response {
     pub status: u16,
     pub content_type: &'static str,
     pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
+    /// A streamed body (then `body` is empty): the runtime writes each chunk as it arrives.
+    pub stream: Option<ResponseStream>,
 }
 
 impl Response {
@@ -222,6 +279,7 @@ impl Response {
             content_type: "application/json",
             headers: Vec::new(),
             body,
+            stream: None,
         })
     }
 
@@ -235,7 +293,30 @@ impl Response {
             content_type,
             headers: Vec::new(),
             body: body.into(),
+            stream: None,
         }
+    }
+
+    /// A streamed body of `content_type`; the function's task sends the chunks to the other half
+    /// of `stream` (see `stream::channel`).
+    pub fn streamed(status: u16, content_type: &'static str, stream: ResponseStream) -> Response {
+        Response {
+            stream: Some(stream),
+            ..Response::text(status, content_type, Vec::new())
+        }
+    }
+
+    /// Server-sent events (200): the headers SSE needs through proxies, and the events the
+    /// function's task sends with `StreamSender::event`.
+    pub fn sse(stream: ResponseStream) -> Response {
+        let mut response = Response::streamed(200, SSE_CONTENT_TYPE, stream);
+        response
+            .headers
+            .push(("cache-control", "no-cache, no-transform".to_string()));
+        response
+            .headers
+            .push(("x-accel-buffering", "no".to_string()));
+        response
     }
 
     pub fn empty(status: u16) -> Response {

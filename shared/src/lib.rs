@@ -6,15 +6,11 @@
 //!   every function returns.
 //! * `function`   — the function model: `Function`, `Auth`, `Request`, `Response`, `Ctx`. A function
 //!   is a plain async fn over these types, callable without a server.
+//! * `stream`     — streamed bodies both ways (chunks, SSE events), free of hyper.
 //! * `state`      — `AppState`, the process-wide state every `Ctx` points to.
 //! * `identity`   — OBO identity: SCIM Me through the identity cache, the admin decision.
-//! * `databricks` — the blocking ureq client for the workspace REST API, run off the async workers,
-//!   and the upstream-failure mapping the data surfaces share.
-//! * `retry`      — retry policy and the one overall deadline across attempts (SPEC §6.2).
-//! * `unity_catalog` — paginated catalog / schema / table listings, identifier validation.
-//! * `statements` — SQL statement execution: warehouse choice, polling, chunks, typed cells.
-//! * `serving`    — Model Serving: endpoint state and type, schema detection, invocation.
-//! * `databricks` — the blocking ureq client for the workspace REST API, run off the async workers.
+//! * `databricks` — everything that talks to the workspace: the REST client, retries, Unity
+//!   Catalog, statements, Model Serving (one file each, see `databricks/mod.rs`).
 //! * `db`         — Lakebase: pool, credentials, TLS, migrations, health check, table helpers.
 //! * `metrics`    — Prometheus counters, and the bounded queue + batch writer that store every
 //!   `/api/*` request in Lakebase (SPEC §7).
@@ -30,17 +26,14 @@ pub mod error;
 pub mod function;
 pub mod identity;
 pub mod metrics;
-pub mod retry;
 pub mod secret;
-pub mod serving;
 pub mod sql_text;
 pub mod state;
-pub mod statements;
-pub mod unity_catalog;
+pub mod stream;
 pub mod util;
 
 pub use error::{ApiError, ErrorCode};
-pub use function::{Auth, Ctx, Function, Method, Param, Request, Response};
+pub use function::{Auth, Ctx, Function, Method, Param, Request, RequestBody, Response};
 pub use secret::Secret;
 pub use state::AppState;
 

@@ -4,9 +4,9 @@
 //! Lists are always complete: `max_results=0` (server-chosen pages) and follow `next_page_token`
 //! until it is absent or empty — a page may be empty and still carry a token.
 
+use crate::databricks::retry::{self, Deadline, Failure, Policy};
 use crate::databricks::{map_upstream_error, DatabricksClient, UpstreamError};
 use crate::error::{ApiError, ErrorCode};
-use crate::retry::{self, Deadline, Failure, Policy};
 use crate::secret::Secret;
 use crate::util::percent_encode;
 use crate::Method;

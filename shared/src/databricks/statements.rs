@@ -6,11 +6,11 @@
 //! missing table/schema/catalog → 404, missing permissions → 403, anything else → 400 quoting the
 //! message. Only INLINE JSON results are requested, so external links never need fetching.
 
+use crate::databricks::retry::{self, Deadline, Failure, Policy};
+use crate::databricks::unity_catalog;
 use crate::databricks::{map_upstream_error, DatabricksClient, UpstreamError};
 use crate::error::{quote_upstream, ApiError, ErrorCode};
-use crate::retry::{self, Deadline, Failure, Policy};
 use crate::secret::Secret;
-use crate::unity_catalog;
 use crate::util::percent_encode;
 use crate::Method;
 use serde::{Deserialize, Serialize};

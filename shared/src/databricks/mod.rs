@@ -1,0 +1,18 @@
+//! Everything that talks to the Databricks workspace, always with the caller's token (OBO).
+//!
+//! * `client`        — the blocking ureq client for the REST API, run off the async workers, and
+//!   the upstream-failure mapping the data surfaces share.
+//! * `retry`         — retry policy and the one overall deadline across attempts.
+//! * `unity_catalog` — paginated catalog / schema / table listings, identifier validation.
+//! * `statements`    — SQL statement execution: warehouse choice, polling, chunks, typed cells.
+//! * `serving`       — Model Serving: endpoint state and type, invocation.
+//! * `serving_schema` — input-schema detection of serving endpoints.
+
+pub mod client;
+pub mod retry;
+pub mod serving;
+pub mod serving_schema;
+pub mod statements;
+pub mod unity_catalog;
+
+pub use client::*;
