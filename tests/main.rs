@@ -18,4 +18,5 @@ mod lakebase;
 mod metrics_api;
 mod model_serving;
 mod static_files;
+mod streaming;
 mod unity_catalog;
