@@ -9,6 +9,7 @@ mod aggregation_job;
 mod auth;
 mod bench_databricks;
 mod bench_lakebase;
+mod bench_streaming;
 mod binary;
 mod client;
 mod deploy;
