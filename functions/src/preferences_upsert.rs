@@ -7,7 +7,7 @@ use crate::common::{
 use crate::preferences_list::{Preference, PREFERENCE_SCHEMA};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use shared::db::{query_error, sql};
+use shared::db::sql;
 use shared::{ApiError, Auth, Ctx, ErrorCode, Function, Method, Request, RequestBody, Response};
 
 pub const FUNCTION: Function = Function {
@@ -90,8 +90,7 @@ pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
             sql::PREFERENCES_UPSERT,
             &[&user.user_name, &body.preference_key, &value],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     let inserted: bool = row.get(4);
     Response::json(
         if inserted { 201 } else { 200 },

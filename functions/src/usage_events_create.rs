@@ -7,7 +7,7 @@
 
 use crate::common::{check_nul, field_error, is_snake_identifier, unknown_fields, NUL_MESSAGE};
 use serde_json::{Map, Value};
-use shared::db::{query_error, sql};
+use shared::db::sql;
 use shared::error::FieldError;
 use shared::{
     util, ApiError, Auth, Ctx, ErrorCode, Function, Method, Request, RequestBody, Response,
@@ -272,8 +272,7 @@ pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
                 &metadata,
             ],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     Response::json(202, &serde_json::json!({ "accepted": inserted }))
 }
 

@@ -463,8 +463,9 @@ impl Ctx {
     }
 
     /// A Lakebase connection: 503 `LAKEBASE_NOT_CONFIGURED` when there is no database, 503
-    /// `DATABASE_UNAVAILABLE` (with `retry_after`) when it cannot be reached in time.
-    pub async fn db(&self) -> Result<crate::db::PooledClient, ApiError> {
+    /// `DATABASE_UNAVAILABLE` (with `retry_after`) when it cannot be reached in time or a
+    /// statement passes its deadline (10 s; see `db::RequestClient::with_deadline`).
+    pub async fn db(&self) -> Result<crate::db::RequestClient, ApiError> {
         match (&self.state.db, &self.state.db_error) {
             (Some(db), _) => db.get().await,
             (None, Some(e)) => Err(ApiError::new(
