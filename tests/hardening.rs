@@ -389,26 +389,15 @@ fn a_frozen_database_answers_503_within_the_deadline_and_health_shows_it() {
     );
 }
 
-#[test]
-fn a_held_table_lock_answers_503_within_the_deadline_and_the_statement_is_cancelled() {
-    let fake = FakeWorkspace::start();
-    let db = TestDb::create();
-    let server = server_on(&fake, &db);
-    let url = server.url(EVENTS);
-    // Another session holds ACCESS EXCLUSIVE on usage_events for up to 60 s.
-    let mut holder = std::process::Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &MAIN_PORT.to_string(),
-            "-U",
-            "postgres",
-        ])
+/// A psql session (application name `bb_lock_holder`) holding ACCESS EXCLUSIVE on `table` for
+/// `seconds`; returns once the lock is granted.
+fn hold_lock(db: &TestDb, table: &str, seconds: u32) -> std::process::Child {
+    let holder = std::process::Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", &MAIN_PORT.to_string(), "-U", "postgres"])
         .args(["-d", &db.name, "-qtAc"])
-        .arg(
-            "BEGIN; LOCK TABLE usage_events IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;",
-        )
+        .arg(format!(
+            "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({seconds}); COMMIT;"
+        ))
         .env("PGAPPNAME", "bb_lock_holder")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -416,10 +405,42 @@ fn a_held_table_lock_answers_503_within_the_deadline_and_the_statement_is_cancel
         .expect("psql starts");
     assert!(eventually(Duration::from_secs(10), || {
         db.count(
-        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'bb_lock_holder' AND l.mode = 'AccessExclusiveLock' AND l.granted"
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.datname = current_database() AND a.application_name = 'bb_lock_holder' AND l.mode = 'AccessExclusiveLock' AND l.granted"
     ) == 1
     }));
+    holder
+}
 
+#[test]
+fn admin_metrics_wait_longer_than_a_user_function() {
+    let fake = FakeWorkspace::start();
+    let db = TestDb::create();
+    let server = server_on(&fake, &db);
+    // A lock for 13 s: past a user function's 10 s deadline, well within the admin one.
+    let mut holder = hold_lock(&db, "performance_metrics", 13);
+    let started = Instant::now();
+    let r = get_as(
+        &server.url("/api/v1/metrics/performance?time_range=24h"),
+        scim::BOB_ADMIN,
+    );
+    let took = started.elapsed();
+    assert_eq!(r.status, 200, "after {took:?}: {}", r.text());
+    assert!(
+        took > Duration::from_secs(10),
+        "the lock was not in the way: {took:?}"
+    );
+    eprintln!("admin metrics behind a 13 s lock: 200 in {took:?}");
+    let _ = holder.wait();
+}
+
+#[test]
+fn a_held_table_lock_answers_503_within_the_deadline_and_the_statement_is_cancelled() {
+    let fake = FakeWorkspace::start();
+    let db = TestDb::create();
+    let server = server_on(&fake, &db);
+    let url = server.url(EVENTS);
+    // Another session holds ACCESS EXCLUSIVE on usage_events for up to 60 s.
+    let mut holder = hold_lock(&db, "usage_events", 60);
     let started = Instant::now();
     let (r, took) = beacon(&url, &[]);
     assert_eq!(
