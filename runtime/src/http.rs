@@ -75,7 +75,10 @@ impl Service {
             {
                 match self.token(headers, authority, peer) {
                     Ok(token) => token,
-                    Err(e) => refused.replace(e).and(None),
+                    Err(e) => {
+                        refused = Some(e);
+                        None
+                    }
                 }
             }
             _ => None,
