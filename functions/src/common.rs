@@ -93,9 +93,94 @@ pub fn unknown_fields(
     }
 }
 
+// ---- Text Postgres cannot store ----
+
+/// What a 422 says about a string holding U+0000, which PostgreSQL cannot store in `text` or
+/// `jsonb`.
+pub const NUL_MESSAGE: &str =
+    "contains the character U+0000 (\\u0000), which the database cannot store";
+
+/// The path (below `at`) of the first string or object key in `value` holding U+0000:
+/// `at.key`, `at[2]`, or `at` itself.
+pub fn nul_path(value: &Value, at: &str) -> Option<String> {
+    match value {
+        Value::String(s) if s.contains('\0') => Some(at.to_string()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_path(v, &format!("{at}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let here = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            if k.contains('\0') {
+                Some(here)
+            } else {
+                nul_path(v, &here)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// Report a U+0000 anywhere in `value` as a field error at its path.
+pub fn check_nul(value: &Value, at: &str, errors: &mut Vec<FieldError>) {
+    if let Some(path) = nul_path(value, at) {
+        errors.push(field_error(path, NUL_MESSAGE));
+    }
+}
+
+/// U+0000 in every string and key replaced by U+FFFD, for rows that must be written whatever
+/// the text holds (inference logs).
+pub fn scrub_nul(value: &mut Value) {
+    match value {
+        Value::String(s) => scrub_nul_text(s),
+        Value::Array(items) => items.iter_mut().for_each(scrub_nul),
+        Value::Object(map) => {
+            if map.keys().any(|k| k.contains('\0')) {
+                let old = std::mem::take(map);
+                for (mut k, v) in old {
+                    scrub_nul_text(&mut k);
+                    map.insert(k, v);
+                }
+            }
+            map.values_mut().for_each(scrub_nul);
+        }
+        _ => {}
+    }
+}
+
+pub fn scrub_nul_text(s: &mut String) {
+    if s.contains('\0') {
+        *s = s.replace('\0', "\u{FFFD}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nul_is_found_with_its_path_and_scrubbed() {
+        let v = serde_json::json!({"a": 1, "b": {"c": ["x", "y\u{0}"]}});
+        assert_eq!(nul_path(&v, "").as_deref(), Some("b.c[1]"));
+        assert_eq!(
+            nul_path(&v, "events[0].metadata").as_deref(),
+            Some("events[0].metadata.b.c[1]")
+        );
+        let key = serde_json::json!({"k\u{0}": 1});
+        assert_eq!(nul_path(&key, "v").as_deref(), Some("v.k\u{0}"));
+        assert_eq!(nul_path(&serde_json::json!({"a": ["ok"]}), ""), None);
+        let mut dirty = serde_json::json!({"p\u{0}": ["a\u{0}b", {"q": "\u{0}"}]});
+        scrub_nul(&mut dirty);
+        assert_eq!(
+            dirty,
+            serde_json::json!({"p\u{FFFD}": ["a\u{FFFD}b", {"q": "\u{FFFD}"}]})
+        );
+        assert_eq!(nul_path(&dirty, ""), None);
+    }
 
     #[test]
     fn identifiers_and_time_ranges() {
@@ -362,7 +447,17 @@ fn note_once(flag: &AtomicBool, message: &str) {
 
 /// Write one inference outcome to `model_inference_logs`. Never fails the request: a logging
 /// problem is logged, not returned.
-pub async fn record_inference(ctx: &Ctx, record: InferenceRecord) {
+pub async fn record_inference(ctx: &Ctx, mut record: InferenceRecord) {
+    // The row is written whatever the model was sent or answered: U+0000, which PostgreSQL
+    // cannot store, becomes U+FFFD.
+    scrub_nul(&mut record.inputs);
+    if let Some(p) = record.predictions.as_mut() {
+        scrub_nul(p);
+    }
+    if let Some(m) = record.error_message.as_mut() {
+        scrub_nul_text(m);
+    }
+    scrub_nul_text(&mut record.endpoint_name);
     let Some(db) = &ctx.state.db else {
         note_once(
             &LOGGED_SKIP,
@@ -396,7 +491,11 @@ pub async fn record_inference(ctx: &Ctx, record: InferenceRecord) {
 }
 
 /// Write one schema detection to `schema_detection_events`. Never fails the request.
-pub async fn record_detection(ctx: &Ctx, record: DetectionRecord) {
+pub async fn record_detection(ctx: &Ctx, mut record: DetectionRecord) {
+    if let Some(m) = record.error_message.as_mut() {
+        scrub_nul_text(m);
+    }
+    scrub_nul_text(&mut record.endpoint_name);
     let Some(db) = &ctx.state.db else {
         note_once(
             &LOGGED_SKIP,

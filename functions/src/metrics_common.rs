@@ -99,20 +99,14 @@ pub async fn query(
     bounds: BoundParams,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<(Bounds, Vec<Row>), ApiError> {
-    let mut client = ctx.db().await?;
-    let tx = client
-        .build_transaction()
-        .read_only(true)
-        .start()
-        .await
-        .map_err(shared::db::query_error)?;
-    tx.batch_execute(shared::db::sql::METRICS_SESSION)
-        .await
-        .map_err(shared::db::query_error)?;
-    let row = tx
-        .query_one(BOUNDS_SQL, &[&range.interval()])
-        .await
-        .map_err(shared::db::query_error)?;
+    // One aggregate over up to 90 days: the admin deadline, not a user function's.
+    let mut client = ctx
+        .db()
+        .await?
+        .with_deadline(shared::db::ADMIN_STATEMENT_DEADLINE);
+    let tx = client.transaction(true).await?;
+    tx.batch_execute(shared::db::sql::METRICS_SESSION).await?;
+    let row = tx.query_one(BOUNDS_SQL, &[&range.interval()]).await?;
     let b = Bounds {
         start: row.get("start_time"),
         end: row.get("end_time"),
@@ -123,11 +117,8 @@ pub async fn query(
         all.push(&b.hour_start);
     }
     all.extend_from_slice(params);
-    let rows = tx
-        .query(statement, &all)
-        .await
-        .map_err(shared::db::query_error)?;
-    tx.commit().await.map_err(shared::db::query_error)?;
+    let rows = tx.query(statement, &all).await?;
+    tx.commit().await?;
     drop(all);
     Ok((b, rows))
 }

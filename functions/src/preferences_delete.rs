@@ -2,7 +2,7 @@
 //! 404 `PREFERENCE_NOT_FOUND`.
 
 use crate::common::{is_preference_key, PREFERENCE_KEY_RULE};
-use shared::db::{query_error, sql};
+use shared::db::sql;
 use shared::{ApiError, Auth, Ctx, ErrorCode, Function, Method, Request, RequestBody, Response};
 
 pub const FUNCTION: Function = Function {
@@ -30,8 +30,7 @@ pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let client = ctx.db().await?;
     let deleted = client
         .execute(sql::PREFERENCES_DELETE, &[&user.user_name, &key])
-        .await
-        .map_err(query_error)?;
+        .await?;
     if deleted == 0 {
         return Err(ApiError::new(
             ErrorCode::PreferenceNotFound,

@@ -2,7 +2,7 @@
 
 use crate::common::{is_preference_key, PREFERENCE_KEY_RULE};
 use serde::Serialize;
-use shared::db::{query_error, sql};
+use shared::db::sql;
 use shared::{util, ApiError, Auth, Ctx, Function, Method, Param, Request, RequestBody, Response};
 use time::OffsetDateTime;
 
@@ -62,8 +62,7 @@ pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let client = ctx.db().await?;
     let rows = client
         .query(sql::PREFERENCES_LIST, &[&user.user_name, &key])
-        .await
-        .map_err(query_error)?;
+        .await?;
     let preferences: Vec<Preference> = rows.iter().map(Preference::from_row).collect();
     Response::ok(&preferences)
 }

@@ -1,11 +1,13 @@
 //! `POST /api/preferences`: create (201) or replace (200) one of the caller's preferences.
 //! The value is a JSON object of at most 100 KiB serialized (larger: 413, nothing stored).
 
-use crate::common::{field_error, is_preference_key, unknown_fields, PREFERENCE_KEY_RULE};
+use crate::common::{
+    check_nul, field_error, is_preference_key, unknown_fields, PREFERENCE_KEY_RULE,
+};
 use crate::preferences_list::{Preference, PREFERENCE_SCHEMA};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use shared::db::{query_error, sql};
+use shared::db::sql;
 use shared::{ApiError, Auth, Ctx, ErrorCode, Function, Method, Request, RequestBody, Response};
 
 pub const FUNCTION: Function = Function {
@@ -59,7 +61,7 @@ fn validate(body: Value) -> Result<UpsertBody, ApiError> {
     }
     match object.get("preference_value") {
         None | Some(Value::Null) => errors.push(field_error("preference_value", "is required")),
-        Some(Value::Object(_)) => {}
+        Some(v @ Value::Object(_)) => check_nul(v, "preference_value", &mut errors),
         Some(_) => errors.push(field_error("preference_value", "must be a JSON object")),
     }
     if !errors.is_empty() {
@@ -74,8 +76,8 @@ fn validate(body: Value) -> Result<UpsertBody, ApiError> {
             format!("preference_value is {size} bytes serialized; the limit is {MAX_VALUE_BYTES} bytes (100 KiB)."),
         ));
     }
-    serde_json::from_value(body)
-        .map_err(|e| ApiError::validation(vec![field_error("body", e.to_string())]))
+    // The checks above cover every way the body can fail to fit.
+    serde_json::from_value(body).map_err(ApiError::internal)
 }
 
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
@@ -88,8 +90,7 @@ pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
             sql::PREFERENCES_UPSERT,
             &[&user.user_name, &body.preference_key, &value],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     let inserted: bool = row.get(4);
     Response::json(
         if inserted { 201 } else { 200 },

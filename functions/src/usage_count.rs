@@ -1,7 +1,7 @@
 //! `GET /api/v1/metrics/usage/count`: how many usage events the caller recorded in a time range.
 
 use crate::common::{time_range, TIME_RANGE_SCHEMA};
-use shared::db::{query_error, sql};
+use shared::db::sql;
 use shared::{util, ApiError, Auth, Ctx, Function, Method, Param, Request, RequestBody, Response};
 use time::OffsetDateTime;
 
@@ -42,8 +42,7 @@ pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let client = ctx.db().await?;
     let row = client
         .query_one(sql::USAGE_COUNT, &[&user.user_name, &start, &end])
-        .await
-        .map_err(query_error)?;
+        .await?;
     Response::ok(&Count {
         count: row.get(0),
         time_range: label,

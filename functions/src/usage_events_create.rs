@@ -5,9 +5,9 @@
 //! The body is validated from `serde_json::Value` by hand so that every problem of every event
 //! is listed (`events[3].event_type`), which serde's first-error-wins cannot do.
 
-use crate::common::{field_error, is_snake_identifier, unknown_fields};
+use crate::common::{check_nul, field_error, is_snake_identifier, unknown_fields, NUL_MESSAGE};
 use serde_json::{Map, Value};
-use shared::db::{query_error, sql};
+use shared::db::sql;
 use shared::error::FieldError;
 use shared::{
     util, ApiError, Auth, Ctx, ErrorCode, Function, Method, Request, RequestBody, Response,
@@ -131,6 +131,10 @@ fn validate_event(
     };
     let mut text = |name: &str, e: &mut Map<String, Value>| match e.remove(name) {
         None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.contains('\0') => {
+            errors.push(field_error(format!("{at}.{name}"), NUL_MESSAGE));
+            None
+        }
         Some(Value::String(s)) if s.chars().count() <= MAX_TEXT_CHARS => Some(s),
         Some(Value::String(_)) => {
             errors.push(field_error(
@@ -163,6 +167,7 @@ fn validate_event(
     let metadata = match e.remove("metadata") {
         None | Some(Value::Null) => None,
         Some(v @ Value::Object(_)) => {
+            check_nul(&v, &format!("{at}.metadata"), errors);
             let size = serde_json::to_vec(&v)
                 .map(|b| b.len())
                 .unwrap_or(usize::MAX);
@@ -267,8 +272,7 @@ pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
                 &metadata,
             ],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     Response::json(202, &serde_json::json!({ "accepted": inserted }))
 }
 

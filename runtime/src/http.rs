@@ -64,6 +64,8 @@ struct Head {
     lookup: Lookup,
     /// The caller's token, read only when the path is a function.
     token: Option<Secret>,
+    /// Refused before routing, auth and the body (`origin`, an ambiguous token): the answer.
+    refused: Option<ApiError>,
     content_length: Option<u64>,
     content_type: Option<String>,
     if_none_match: Option<String>,
@@ -86,11 +88,22 @@ impl Service {
         let (parts, body) = req.into_parts();
         let headers = &parts.headers;
         let path = parts.uri.path();
+        let authority = parts.uri.authority();
+        let in_apps = self.app.config.in_apps;
+        let mut refused = crate::origin::check(&parts.method, headers, authority, in_apps).err();
         let lookup = self.router.lookup(parts.method.as_str(), path);
         // Public functions never see a token (`call_function`), so it is not looked for.
         let token = match &lookup {
-            Lookup::Found { function, .. } if function.auth != Auth::Public => {
-                self.token(headers, peer)
+            Lookup::Found { function, .. }
+                if function.auth != Auth::Public && refused.is_none() =>
+            {
+                match self.token(headers, authority, peer) {
+                    Ok(token) => token,
+                    Err(e) => {
+                        refused = Some(e);
+                        None
+                    }
+                }
             }
             _ => None,
         };
@@ -109,6 +122,7 @@ impl Service {
             correlation_id: correlation_id(headers),
             lookup,
             token,
+            refused,
             content_length: headers
                 .get(header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
@@ -124,6 +138,7 @@ impl Service {
     async fn respond(&self, mut head: Head, body: Incoming) -> HttpResponse {
         // Moved, not cloned, into the function: an Apps token is a JWT of about 1 KB.
         let token = head.token.take();
+        let refused = head.refused.take();
         let correlation_id = head.correlation_id.as_str();
         let (method, path) = (head.method.as_str(), head.path.as_str());
         let is_head = method == "HEAD";
@@ -131,6 +146,11 @@ impl Service {
 
         // (response, route label, caller, error_code of an error response)
         let (response, route, user, error_code) = match &head.lookup {
+            _ if refused.is_some() => {
+                let e = refused.as_ref().expect("checked just above");
+                let code = Some(e.code.as_str());
+                (error_response(e, correlation_id), "<refused>", None, code)
+            }
             Lookup::Found { function, params } => {
                 let (result, user) = self.call(&head, body, function, params, token).await;
                 let (response, code) = match result {
@@ -282,17 +302,35 @@ impl Service {
     }
 
     /// The OBO token: `X-Forwarded-Access-Token` trimmed (empty = absent); else, for a local
-    /// development server and a request from loopback, `DATABRICKS_TOKEN`.
-    fn token(&self, headers: &HeaderMap, peer: SocketAddr) -> Option<Secret> {
-        let forwarded = headers
-            .get(X_FORWARDED_ACCESS_TOKEN)
+    /// development server, a request from loopback addressed to a loopback name,
+    /// `DATABRICKS_TOKEN`. Two `X-Forwarded-Access-Token` headers are an ambiguous credential.
+    fn token(
+        &self,
+        headers: &HeaderMap,
+        authority: Option<&hyper::http::uri::Authority>,
+        peer: SocketAddr,
+    ) -> Result<Option<Secret>, ApiError> {
+        let mut values = headers.get_all(X_FORWARDED_ACCESS_TOKEN).iter();
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(ApiError::invalid_request(
+                "The request carries more than one X-Forwarded-Access-Token header; send exactly one.",
+            ));
+        }
+        let forwarded = first
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
             .filter(|v| !v.is_empty());
         match forwarded {
-            Some(t) => Some(Secret::new(t)),
-            None if peer.ip().is_loopback() => self.app.config.local_dev_token().cloned(),
-            None => None,
+            Some(t) => Ok(Some(Secret::new(t))),
+            None if peer.ip().is_loopback() => match self.app.config.local_dev_token() {
+                Some(token) => {
+                    crate::origin::check_loopback_host(headers, authority)?;
+                    Ok(Some(token.clone()))
+                }
+                None => Ok(None),
+            },
+            None => Ok(None),
         }
     }
 

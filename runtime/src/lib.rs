@@ -6,6 +6,7 @@
 //!   headers, the request log line.
 //! * `router`       — the matchit route table built from `functions::ALL`; 404 vs 405, HEAD as GET.
 //! * `call`         — auth enforcement (public/user/admin) and the handler call, panics → 500.
+//! * `origin`       — cross-site requests refused before anything else; the dev token's Host rule.
 //! * `respond`      — the one place an `ApiError` becomes the JSON error body.
 //! * `static_files` — the web UI from `static/`.
 //! * `cli`          — `routes`, `openapi`, `invoke`, `gen-client`.
@@ -21,6 +22,7 @@ pub mod client_gen;
 pub mod http;
 pub mod job;
 pub mod logging;
+pub mod origin;
 pub mod respond;
 pub mod router;
 pub mod server;

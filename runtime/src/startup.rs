@@ -2,7 +2,8 @@
 //! log viewer. It names sources and modes, never a secret value (tokens, passwords and client
 //! secrets are `Secret`s and have no way into this text).
 
-use shared::config::{Config, LakebaseMode};
+use shared::config::Config;
+use shared::db::settings::{ConnectSettings, PasswordSource};
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -33,13 +34,17 @@ pub fn summary(config: &Config, addr: SocketAddr, static_root: Option<&Path>) ->
     )
 }
 
+/// The password source is the one the pool will use (`ConnectSettings`), so the line and the
+/// connections can never disagree.
 fn lakebase(config: &Config) -> String {
     let lb = &config.lakebase;
-    let mode = lb.mode();
-    let mut out = mode.label().to_string();
-    if mode == LakebaseMode::NotConfigured {
-        return out;
-    }
+    let settings = match ConnectSettings::from_config(config) {
+        Ok(None) => return "not configured".to_string(),
+        // The message names variables, never values.
+        Err(e) => return format!("misconfigured ({e})"),
+        Ok(Some(s)) => s,
+    };
+    let mut out = settings.password.label().to_string();
     match &lb.pghost {
         Some(host) => out.push_str(&format!(", host {host}")),
         // The URL may carry a password, so none of it is shown.
@@ -48,17 +53,9 @@ fn lakebase(config: &Config) -> String {
     if let Some(db) = &lb.pgdatabase {
         out.push_str(&format!(", database {db}"));
     }
-    match mode {
-        LakebaseMode::EndpointCredential => {
-            if let Some(e) = &lb.endpoint {
-                out.push_str(&format!(", endpoint {e}"));
-            }
-        }
-        LakebaseMode::InstanceCredential => {
-            if let Some(i) = &lb.instance_name {
-                out.push_str(&format!(", instance {i}"));
-            }
-        }
+    match &settings.password {
+        PasswordSource::Endpoint(e) => out.push_str(&format!(", endpoint {e}")),
+        PasswordSource::Instance(i) => out.push_str(&format!(", instance {i}")),
         _ => {}
     }
     out
@@ -101,6 +98,8 @@ mod tests {
         let mut vars = vec![
             ("DATABRICKS_APP_PORT", "8000"),
             ("DATABRICKS_HOST", "dbc-1.cloud.databricks.com"),
+            ("DATABRICKS_CLIENT_ID", "6f1c2a9e-app"),
+            ("DATABRICKS_CLIENT_SECRET", "client-SECRET"),
             ("DATABRICKS_WAREHOUSE_ID", "wh123"),
             ("PGHOST", "ep-1.database.example.com"),
             ("PGDATABASE", "databricks_postgres"),
@@ -137,7 +136,7 @@ mod tests {
             None,
         );
         assert!(
-            line.contains("lakebase: service principal token, from DATABASE_URL;"),
+            line.contains("lakebase: no password, from DATABASE_URL;"),
             "{line}"
         );
         assert!(!line.contains("db.internal"), "{line}");

@@ -31,7 +31,8 @@ pub struct Config {
     pub metrics_summary_refresh: Option<std::time::Duration>,
 }
 
-/// Raw Lakebase / Postgres settings; `shared::db` decides what they mean.
+/// Raw Lakebase / Postgres settings; `shared::db::settings` decides what they mean, the
+/// password source included (one order, in one place).
 #[derive(Clone, Debug, Default)]
 pub struct LakebaseSettings {
     pub pghost: Option<String>,
@@ -46,75 +47,10 @@ pub struct LakebaseSettings {
     pub database_url: Option<Secret>,
 }
 
-/// Where the Lakebase password comes from, in the order of SPEC §8. For the startup line and
-/// diagnostics; it names a source, never a value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LakebaseMode {
-    NotConfigured,
-    /// `PGPASSWORD`, or a password inside `DATABASE_URL`.
-    StaticPassword,
-    /// `LAKEBASE_ENDPOINT`: `POST /api/2.0/postgres/credentials` (Autoscaling).
-    EndpointCredential,
-    /// `LAKEBASE_INSTANCE_NAME`: `POST /api/2.0/database/credentials` (provisioned).
-    InstanceCredential,
-    /// None of the above: the service principal's OAuth token is the password.
-    ServicePrincipalToken,
-}
-
-impl LakebaseMode {
-    pub fn label(self) -> &'static str {
-        match self {
-            LakebaseMode::NotConfigured => "not configured",
-            LakebaseMode::StaticPassword => "static password",
-            LakebaseMode::EndpointCredential => "endpoint credential",
-            LakebaseMode::InstanceCredential => "instance credential",
-            LakebaseMode::ServicePrincipalToken => "service principal token",
-        }
-    }
-}
-
 impl LakebaseSettings {
     /// SPEC §3: Lakebase is configured when `PGHOST` or `DATABASE_URL` is set.
     pub fn configured(&self) -> bool {
         self.pghost.is_some() || self.database_url.is_some()
-    }
-
-    /// The password source SPEC §8 picks: the first that applies.
-    pub fn mode(&self) -> LakebaseMode {
-        if !self.configured() {
-            LakebaseMode::NotConfigured
-        } else if self.pgpassword.is_some()
-            || self
-                .database_url
-                .as_ref()
-                .is_some_and(|url| url_has_password(url.expose()))
-        {
-            LakebaseMode::StaticPassword
-        } else if self.endpoint.is_some() {
-            LakebaseMode::EndpointCredential
-        } else if self.instance_name.is_some() {
-            LakebaseMode::InstanceCredential
-        } else {
-            LakebaseMode::ServicePrincipalToken
-        }
-    }
-}
-
-/// Whether a `postgres://user:password@host/db` URL (or a `key=value` string) carries a password.
-fn url_has_password(url: &str) -> bool {
-    let lower = url.to_ascii_lowercase();
-    if lower.contains("password=") {
-        return true;
-    }
-    let Some((_, rest)) = url.split_once("://") else {
-        return false;
-    };
-    // The authority ends at the first `/`, `?` or `#` after the last `@` of the userinfo.
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match authority.rfind('@') {
-        Some(at) => authority[..at].contains(':'),
-        None => false,
     }
 }
 
@@ -294,64 +230,6 @@ mod tests {
         assert_eq!(c.admin_groups, ["data-admins", "ops"]);
         assert!(c.is_admin_group("DATA-ADMINS "));
         assert!(!c.is_admin_group("admins"));
-    }
-
-    #[test]
-    fn lakebase_mode_follows_the_password_precedence() {
-        let mode = |vars: &[(&str, &str)]| config(vars).unwrap().lakebase.mode();
-        assert_eq!(mode(&[]), LakebaseMode::NotConfigured);
-        // Credential sources without PGHOST or DATABASE_URL do not configure anything.
-        assert_eq!(
-            mode(&[("LAKEBASE_ENDPOINT", "projects/p/branches/b/endpoints/e")]),
-            LakebaseMode::NotConfigured
-        );
-        assert_eq!(
-            mode(&[("PGHOST", "h"), ("DATABRICKS_CLIENT_ID", "c")]),
-            LakebaseMode::ServicePrincipalToken
-        );
-        assert_eq!(
-            mode(&[("PGHOST", "h"), ("LAKEBASE_INSTANCE_NAME", "i")]),
-            LakebaseMode::InstanceCredential
-        );
-        assert_eq!(
-            mode(&[
-                ("PGHOST", "h"),
-                ("LAKEBASE_INSTANCE_NAME", "i"),
-                ("LAKEBASE_ENDPOINT", "projects/p/branches/b/endpoints/e"),
-            ]),
-            LakebaseMode::EndpointCredential
-        );
-        assert_eq!(
-            mode(&[
-                ("PGHOST", "h"),
-                ("LAKEBASE_ENDPOINT", "projects/p/branches/b/endpoints/e"),
-                ("PGPASSWORD", "pw"),
-            ]),
-            LakebaseMode::StaticPassword
-        );
-        assert_eq!(
-            mode(&[("DATABASE_URL", "postgres://u:pw@127.0.0.1:5432/db")]),
-            LakebaseMode::StaticPassword
-        );
-        assert_eq!(
-            mode(&[("DATABASE_URL", "postgres://u@127.0.0.1/db?password=pw")]),
-            LakebaseMode::StaticPassword
-        );
-        assert_eq!(
-            mode(&[
-                ("DATABASE_URL", "postgresql://u@127.0.0.1:5432/db"),
-                ("LAKEBASE_ENDPOINT", "projects/p/branches/b/endpoints/e"),
-            ]),
-            LakebaseMode::EndpointCredential
-        );
-        assert_eq!(
-            mode(&[("DATABASE_URL", "postgres://127.0.0.1/db")]),
-            LakebaseMode::ServicePrincipalToken
-        );
-        assert_eq!(
-            LakebaseMode::EndpointCredential.label(),
-            "endpoint credential"
-        );
     }
 
     #[test]

@@ -205,7 +205,8 @@ async fn fetch_identity(
         .into_iter()
         .filter_map(|g| g.display.or(g.value))
         .collect();
-    let is_admin = groups.iter().any(|g| config.is_admin_group(g));
+    // A deactivated account keeps its groups in SCIM: it is never an admin, whatever they say.
+    let is_admin = user.active != Some(false) && groups.iter().any(|g| config.is_admin_group(g));
     Ok(Identity {
         is_service_principal: util::is_uuid(&user_name),
         user_name,

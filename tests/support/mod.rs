@@ -5,6 +5,7 @@ pub mod db;
 pub mod fake_workspace;
 pub mod metrics_db;
 pub mod pg_cluster;
+pub mod proxy;
 
 use shared::config::Config;
 use shared::AppState;

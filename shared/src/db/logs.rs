@@ -2,7 +2,7 @@
 //! helpers so the functions that own these rows (model serving, schema detection) never write
 //! SQL or worry about parameter types.
 
-use super::{query_error, sql, PooledClient};
+use super::{sql, RequestClient};
 use crate::error::ApiError;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -40,7 +40,7 @@ pub struct InferenceLog {
 
 /// Insert one invocation; returns its id.
 pub async fn insert_inference_log(
-    client: &PooledClient,
+    client: &RequestClient,
     log: &NewInferenceLog<'_>,
 ) -> Result<i64, ApiError> {
     let row = client
@@ -59,28 +59,25 @@ pub async fn insert_inference_log(
                 &log.completed_at,
             ],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     Ok(row.get(0))
 }
 
 /// One page of `user_id`'s invocations, newest first, and their total count.
 pub async fn list_inference_logs(
-    client: &PooledClient,
+    client: &RequestClient,
     user_id: &str,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<InferenceLog>, i64), ApiError> {
     let rows = client
         .query(sql::INFERENCE_LOGS_LIST, &[&user_id, &limit, &offset])
-        .await
-        .map_err(query_error)?;
+        .await?;
     let total = match rows.first() {
         Some(row) => row.get::<_, i64>(9),
         None => client
             .query_one(sql::INFERENCE_LOGS_COUNT, &[&user_id])
-            .await
-            .map_err(query_error)?
+            .await?
             .get(0),
     };
     let logs = rows
@@ -118,7 +115,7 @@ pub struct NewSchemaDetection<'a> {
 
 /// Insert one detection; returns its id.
 pub async fn insert_schema_detection(
-    client: &PooledClient,
+    client: &RequestClient,
     event: &NewSchemaDetection<'_>,
 ) -> Result<i64, ApiError> {
     let row = client
@@ -134,7 +131,6 @@ pub async fn insert_schema_detection(
                 &event.correlation_id,
             ],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     Ok(row.get(0))
 }

@@ -5,16 +5,21 @@
 //! * `settings`    — host, user, database, TLS mode and the password source, from `Config`.
 //! * `credentials` — static, minted (Lakebase credential APIs) or OAuth M2M passwords, cached.
 //! * `tls`         — rustls for tokio-postgres, public roots plus `PGSSLROOTCERT`.
-//! * `pool`        — at most 20 connections, 5 s acquire deadline, 45-minute recycling.
+//! * `pool`        — at most 20 connections, 5 s acquire deadline, 45-minute recycling, TCP
+//!   keepalive.
+//! * `deadline`    — a request's connection: every statement under a deadline (10 s, 60 s for
+//!   admin metrics), cancelled on the server when it passes.
 //! * `migrate`     — numbered migrations under an advisory lock, checksummed.
 //! * `sql`         — every statement, embedded from `sql/`.
 //! * `logs`        — inserts and reads of the model-serving tables, for the functions that own
 //!   them.
 //!
 //! `Database` is what `AppState` holds. Functions get a connection through `Ctx::db()`, which
-//! turns every failure into the right 503 (`DATABASE_UNAVAILABLE` with `retry_after`).
+//! turns every failure into the right 503 (`DATABASE_UNAVAILABLE` with `retry_after`) and
+//! gives every statement a deadline.
 
 pub mod credentials;
+pub mod deadline;
 pub mod logs;
 pub mod migrate;
 pub mod pool;
@@ -27,6 +32,9 @@ use crate::config::Config;
 use crate::databricks::DatabricksClient;
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
+pub use deadline::{
+    RequestClient, RequestTransaction, ADMIN_STATEMENT_DEADLINE, USER_STATEMENT_DEADLINE,
+};
 pub use pool::{PoolError, PoolStats, PooledClient};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -85,8 +93,9 @@ impl Database {
     }
 
     /// A connection for a request: 503 at once while the database is known to be down or the
-    /// schema is not migrated yet, else within `ACQUIRE_TIMEOUT`.
-    pub async fn get(&self) -> Result<PooledClient, ApiError> {
+    /// schema is not migrated yet, else within `ACQUIRE_TIMEOUT`. Each of its statements has
+    /// `USER_STATEMENT_DEADLINE` unless the caller sets another (`RequestClient::with_deadline`).
+    pub async fn get(&self) -> Result<RequestClient, ApiError> {
         if !self.is_migrated() {
             return Err(ApiError::new(
                 ErrorCode::DatabaseUnavailable,
@@ -94,10 +103,12 @@ impl Database {
             )
             .with_retry_after(RETRY_AFTER_SECONDS));
         }
-        self.pool
+        let client = self
+            .pool
             .get(ACQUIRE_TIMEOUT, true)
             .await
-            .map_err(pool_error)
+            .map_err(pool_error)?;
+        Ok(RequestClient::new(client, Arc::clone(&self.pool)))
     }
 
     /// A connection for background work: ignores the down flag (it is how recovery is found).
@@ -130,7 +141,14 @@ impl Database {
                     return true;
                 }
                 Ok(Err(e)) => log::debug!("database check query failed: {e}"),
-                Err(_) => log::debug!("database check query timed out"),
+                Err(_) => {
+                    // No answer is not a broken connection: the server (or the path to it) is
+                    // frozen, and a fresh connection would only wait as long again.
+                    log::debug!("database check query timed out");
+                    client.discard();
+                    self.pool.clear_idle();
+                    break;
+                }
             }
             client.discard();
             // Whatever broke this connection broke its idle siblings too.

@@ -2,8 +2,10 @@
 //! connections in a `Vec` under a std mutex, connections recycled after 45 minutes, closed ones
 //! replaced, and a deadline on every acquire.
 //!
-//! Deliberately not here: health checks (the background check in `db` does them) and query
-//! timeouts (callers decide). The request path fails fast while the database is known to be
+//! Deliberately not here: health checks (the background check in `db` does them) and statement
+//! deadlines (`deadline::RequestClient` puts one on every statement of a request; background
+//! work decides its own). Every connection has TCP keepalive on, so a peer that vanished is
+//! noticed even on an idle connection. The request path fails fast while the database is known to be
 //! down, so a dead database costs a request microseconds, not a connect timeout.
 
 use super::credentials::Credentials;
@@ -21,6 +23,17 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 20;
 /// Connections older than this are closed instead of reused: before the platform's own limits
 /// and long before a credential's age could matter.
 pub const MAX_LIFETIME: Duration = Duration::from_secs(45 * 60);
+/// TCP keepalive: first probe after this much silence…
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+/// …then one probe this often…
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// …and the connection is dead after this many unanswered probes (about 25 s in all).
+pub const KEEPALIVE_RETRIES: u32 = 3;
+/// Data sent and not acknowledged for this long also ends the connection (keepalive probes
+/// wait while data is in flight).
+pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
+/// A cancel request gets this long to connect and be sent.
+const CANCEL_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug)]
 pub enum PoolError {
@@ -243,6 +256,7 @@ impl Pool {
             .await
             .map_err(|e| ConnectError::Other(format!("{}:{}: {e}", s.host, s.port)))?;
         let _ = stream.set_nodelay(true);
+        set_keepalive(&stream);
         let client = match &self.tls {
             Some(tls) => {
                 let connector =
@@ -264,6 +278,57 @@ impl Pool {
             }
         };
         Ok(client)
+    }
+}
+
+impl Pool {
+    /// Cancel the statement running on another connection (the one `token` came from), in the
+    /// background: the caller has already given up on it, and a frozen server must not hold
+    /// anyone. A failure is only logged.
+    pub fn cancel(self: &Arc<Self>, token: tokio_postgres::CancelToken) {
+        let pool = Arc::clone(self);
+        tokio::spawn(async move {
+            match tokio::time::timeout(CANCEL_TIMEOUT, pool.cancel_now(&token)).await {
+                Ok(Ok(())) => log::debug!("database: cancel request sent"),
+                Ok(Err(e)) => log::warn!("database: the cancel request failed: {e}"),
+                Err(_) => log::warn!(
+                    "database: the cancel request got no answer within {} s",
+                    CANCEL_TIMEOUT.as_secs()
+                ),
+            }
+        });
+    }
+
+    async fn cancel_now(&self, token: &tokio_postgres::CancelToken) -> Result<(), String> {
+        let s = &self.settings;
+        let stream = tokio::net::TcpStream::connect((s.host.as_str(), s.port))
+            .await
+            .map_err(|e| format!("{}:{}: {e}", s.host, s.port))?;
+        let _ = stream.set_nodelay(true);
+        let sent = match &self.tls {
+            Some(tls) => {
+                let connector = RustlsConnect::new(Arc::clone(tls), &s.host)?;
+                token.cancel_query_raw(stream, connector).await
+            }
+            None => token.cancel_query_raw(stream, NoTls).await,
+        };
+        sent.map_err(|e| error_chain(&e))
+    }
+}
+
+/// TCP keepalive and a user timeout on a database connection (see the constants above).
+pub fn set_keepalive(stream: &tokio::net::TcpStream) {
+    let socket = socket2::SockRef::from(stream);
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_INTERVAL)
+        .with_retries(KEEPALIVE_RETRIES);
+    if let Err(e) = socket.set_tcp_keepalive(&keepalive) {
+        log::debug!("database: TCP keepalive not set: {e}");
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Err(e) = socket.set_tcp_user_timeout(Some(TCP_USER_TIMEOUT)) {
+        log::debug!("database: TCP user timeout not set: {e}");
     }
 }
 
@@ -327,6 +392,11 @@ impl PooledClient {
     pub fn discard(mut self) {
         self.discard = true;
     }
+
+    /// Close this connection when dropped instead of returning it.
+    pub fn close_on_drop(&mut self) {
+        self.discard = true;
+    }
 }
 
 impl Deref for PooledClient {
@@ -362,5 +432,27 @@ impl Drop for PooledClient {
             }
         }
         self.pool.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn database_sockets_get_keepalive_and_a_user_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stream = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let socket = socket2::SockRef::from(&stream);
+        assert!(!socket.keepalive().unwrap(), "off until set");
+        set_keepalive(&stream);
+        assert!(socket.keepalive().unwrap());
+        assert_eq!(socket.tcp_keepalive_time().unwrap(), KEEPALIVE_IDLE);
+        assert_eq!(socket.tcp_keepalive_interval().unwrap(), KEEPALIVE_INTERVAL);
+        assert_eq!(socket.tcp_keepalive_retries().unwrap(), KEEPALIVE_RETRIES);
+        #[cfg(target_os = "linux")]
+        assert_eq!(socket.tcp_user_timeout().unwrap(), Some(TCP_USER_TIMEOUT));
     }
 }

@@ -36,6 +36,17 @@ pub enum PasswordSource {
 }
 
 impl PasswordSource {
+    /// What the startup line says: the source, never a value.
+    pub fn label(&self) -> &'static str {
+        match self {
+            PasswordSource::Static(_) => "static password",
+            PasswordSource::Endpoint(_) => "endpoint credential",
+            PasswordSource::Instance(_) => "instance credential",
+            PasswordSource::ServicePrincipalToken => "service principal token",
+            PasswordSource::None => "no password",
+        }
+    }
+
     /// Minted credentials expire; a login failure is worth one refresh and retry.
     pub fn is_minted(&self) -> bool {
         !matches!(self, PasswordSource::Static(_) | PasswordSource::None)
@@ -298,6 +309,31 @@ mod tests {
             with(&[("LAKEBASE_ENDPOINT", "e"), ("PGPASSWORD", "pw")]).password,
             PasswordSource::Static(Secret::new("pw"))
         );
+        // A password in DATABASE_URL, in either spelling, is a static password too.
+        for url in [
+            "postgres://u:pw@127.0.0.1:5432/db",
+            "postgres://u@127.0.0.1/db?password=pw",
+        ] {
+            assert_eq!(
+                with(&[("DATABASE_URL", url), ("LAKEBASE_ENDPOINT", "e")]).password,
+                PasswordSource::Static(Secret::new("pw")),
+                "{url}"
+            );
+        }
+        assert_eq!(
+            with(&[
+                ("DATABASE_URL", "postgres://u@127.0.0.1/db"),
+                ("LAKEBASE_ENDPOINT", "e")
+            ])
+            .password
+            .label(),
+            "endpoint credential"
+        );
+        // Without a client credential there is nothing to mint with: no password (trust).
+        let plain = settings(&[("DATABASE_URL", "postgres://u@127.0.0.1/db")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(plain.password, PasswordSource::None);
     }
 
     #[test]

@@ -10,6 +10,8 @@ use std::time::Duration;
 pub const ALICE: &str = "alice-obo-token";
 pub const BOB_ADMIN: &str = "bob-obo-token";
 pub const CAROL: &str = "carol-obo-token";
+/// A deactivated user (`active: false`) who is still in the `admins` group.
+pub const DAVE_INACTIVE_ADMIN: &str = "dave-inactive-obo-token";
 /// A service principal: its userName is its application id.
 pub const SERVICE_PRINCIPAL: &str = "sp-obo-token";
 pub const SP_USER_NAME: &str = "6f1c2a9e-8d7b-4c3a-9e2f-1a2b3c4d5e6f";
@@ -70,6 +72,9 @@ impl ScimState {
                 &["users", "data-eng"],
             )),
         );
+        let mut dave = user("dave@example.com", "Dave Former", &["users", "admins"]);
+        dave["active"] = json!(false);
+        tokens.insert(DAVE_INACTIVE_ADMIN.into(), Behaviour::User(dave));
         let mut sp = user(SP_USER_NAME, "etl-bot", &[]);
         sp["emails"] = json!([]);
         tokens.insert(SERVICE_PRINCIPAL.into(), Behaviour::User(sp));
