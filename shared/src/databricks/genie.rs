@@ -889,6 +889,11 @@ impl Poller {
         }
     }
 
+    /// The client and token the poller reads with (for the result once Genie is done).
+    pub fn credentials(&self) -> (&Arc<DatabricksClient>, &Secret) {
+        (&self.client, &self.token)
+    }
+
     /// The wait before the next poll.
     pub fn current_interval(&self) -> Duration {
         self.schedule.interval(self.polls)
