@@ -14,6 +14,7 @@ mod binary;
 mod client;
 mod deploy;
 mod e2e;
+mod genie;
 mod http_server;
 mod lakebase;
 mod metrics_api;

@@ -660,7 +660,7 @@ pub async fn list_conversations(
             _ => break,
         }
     }
-    raw.sort_by(|a, b| b.created_timestamp.cmp(&a.created_timestamp));
+    raw.sort_by_key(|c| std::cmp::Reverse(c.created_timestamp));
     Ok(raw
         .into_iter()
         .filter_map(|c| {
