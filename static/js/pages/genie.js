@@ -127,7 +127,7 @@ export async function render(root, { signal }) {
   function messageView(m) {
     const parts = [h("p", {}, h("strong", {}, "You: "), m.content || "")];
     const kind = m.status === "COMPLETED" || m.status === "QUERY_RESULT_EXPIRED" ? "success" : m.status === "FAILED" ? "danger" : "info";
-    const answer = h("div", { class: "answer stack", "data-testid": "genie-answer" }, badge(STATUS_TEXT[m.status] || m.status, kind));
+    const answer = h("div", { class: "answer stack", "data-testid": "genie-answer" }, h("div", {}, badge(STATUS_TEXT[m.status] || m.status, kind)));
     if (m.text) answer.append(h("p", { "data-testid": "genie-text" }, m.text));
     if (m.error) answer.append(h("div", { class: "alert alert-error" }, `Genie could not answer: ${m.error.message || m.error.type || "unknown error"}`, m.error.type ? h("span", { class: "meta" }, m.error.type) : null));
     if (m.query) {
