@@ -749,6 +749,48 @@ fn spaces_configured_first_then_the_rest_by_title_over_every_page() {
     );
 }
 
+#[test]
+fn at_most_the_newest_hundred_conversations_are_listed() {
+    let (fake, server) = setup(FAST);
+    let ids: Vec<String> = (0..105)
+        .map(|i| {
+            fake.state().genie.add_conversation(
+                SALES,
+                scim::ALICE,
+                &format!("question {i}"),
+                1_767_225_600_000 + i * 1000,
+            )
+        })
+        .collect();
+    fake.state()
+        .genie
+        .add_conversation(SALES, scim::BOB_ADMIN, "not Alice's", 1_767_300_000_000);
+    let r = get_as(
+        &server.url(&format!("/api/genie/spaces/{SALES}/conversations")),
+        scim::ALICE,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let list = r.json();
+    let got: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["conversation_id"].as_str().unwrap())
+        .collect();
+    let want: Vec<&str> = ids.iter().rev().take(100).map(String::as_str).collect();
+    assert_eq!(got, want);
+    assert_eq!(list[0]["title"], "question 104");
+    assert_eq!(list[0]["created_at"], "2026-01-01T00:01:44Z");
+    // Pages of two upstream: fifty pages for a hundred, no more.
+    assert_eq!(
+        fake.calls(
+            &format!("/api/2.0/genie/spaces/{SALES}/conversations"),
+            scim::ALICE
+        ),
+        50
+    );
+}
+
 fn server_plain(fake: &FakeWorkspace) -> TestServer {
     server(fake, &[], FAST)
 }

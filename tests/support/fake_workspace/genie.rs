@@ -168,6 +168,28 @@ fn now_ms() -> i64 {
 }
 
 impl GenieState {
+    /// Add a conversation without asking anything (for listing tests).
+    pub fn add_conversation(
+        &mut self,
+        space_id: &str,
+        owner: &str,
+        title: &str,
+        created_ms: i64,
+    ) -> String {
+        let id = self.id("conv");
+        self.conversations.insert(
+            id.clone(),
+            Conversation {
+                space_id: space_id.into(),
+                owner: owner.into(),
+                title: title.into(),
+                created_ms,
+                messages: Vec::new(),
+            },
+        );
+        id
+    }
+
     fn id(&mut self, prefix: &str) -> String {
         self.next_id += 1;
         format!("01f0{prefix}{:08}", self.next_id)
@@ -399,8 +421,8 @@ pub fn route(state: &mut GenieState, req: &FakeRequest) -> Option<FakeResponse> 
                 .iter()
                 .filter(|(_, c)| c.space_id == space_id && c.owner == token)
                 .collect();
-            // Upstream order is oldest first here, so brickbox has to sort.
-            mine.sort_by_key(|(id, c)| (c.created_ms, (*id).clone()));
+            // Newest first, like Genie's own list.
+            mine.sort_by_key(|(id, c)| std::cmp::Reverse((c.created_ms, (*id).clone())));
             let items = mine
                 .iter()
                 .map(|(id, c)| json!({"conversation_id": id, "title": c.title, "created_timestamp": c.created_ms}))
