@@ -141,6 +141,7 @@ fn the_ui_works_for_a_user() {
             "nav",
             "catalog",
             "models",
+            "genie",
             "preferences",
             "tracker",
             "budget",

@@ -14,6 +14,7 @@ mod binary;
 mod client;
 mod deploy;
 mod e2e;
+mod genie;
 mod hardening;
 mod http_server;
 mod lakebase;

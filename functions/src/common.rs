@@ -631,3 +631,14 @@ mod databricks_tests {
         assert!(bool_param(&req("include_total=yes"), "include_total").is_err());
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Genie
+// ---------------------------------------------------------------------------------------------
+
+/// A Genie id path parameter, checked before any upstream call (400 `INVALID_REQUEST`).
+pub fn genie_id(req: &Request, name: &str) -> Result<String, ApiError> {
+    let value = req.path_param(name).unwrap_or_default();
+    shared::databricks::genie::validate_id(name, value)?;
+    Ok(value.to_string())
+}

@@ -7,6 +7,11 @@
 use shared::Function;
 
 pub mod common;
+pub mod genie_conversations_list;
+pub mod genie_message_create;
+pub mod genie_message_result;
+pub mod genie_messages_list;
+pub mod genie_spaces_list;
 pub mod health;
 pub mod metrics_common;
 pub mod metrics_performance;
@@ -61,6 +66,11 @@ pub const ALL: &[Function] = &[
     preferences_delete::FUNCTION,
     usage_events_create::FUNCTION,
     usage_count::FUNCTION,
+    genie_spaces_list::FUNCTION,
+    genie_conversations_list::FUNCTION,
+    genie_messages_list::FUNCTION,
+    genie_message_create::FUNCTION,
+    genie_message_result::FUNCTION,
     metrics_performance::FUNCTION,
     metrics_usage::FUNCTION,
     metrics_time_series::FUNCTION,

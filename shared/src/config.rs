@@ -29,6 +29,11 @@ pub struct Config {
     /// How often `serve` refreshes the metrics summaries (`METRICS_SUMMARY_REFRESH_SECONDS`,
     /// default 60); `None` when set to 0 (queries then always compute from the sources).
     pub metrics_summary_refresh: Option<std::time::Duration>,
+    /// `DATABRICKS_GENIE_SPACE_ID`: the Genie spaces the UI offers first, in order (one id or a
+    /// comma-separated list; each `^[A-Za-z0-9_-]{1,64}$`).
+    pub genie_space_ids: Vec<String>,
+    /// How Genie messages are polled. Not an environment variable: tests set a faster one.
+    pub genie_poll: crate::databricks::genie::PollSchedule,
 }
 
 /// Raw Lakebase / Postgres settings; `shared::db::settings` decides what they mean, the
@@ -109,6 +114,22 @@ impl Config {
                 }
             },
         };
+        let mut genie_space_ids: Vec<String> = Vec::new();
+        for id in get("DATABRICKS_GENIE_SPACE_ID")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+        {
+            if !crate::databricks::genie::is_valid_id(id) {
+                return Err(format!(
+                    "DATABRICKS_GENIE_SPACE_ID contains {id:?}, which is not a Genie space id: use 1–64 letters, digits, `_` or `-`, comma-separated"
+                ));
+            }
+            if !genie_space_ids.iter().any(|known| known == id) {
+                genie_space_ids.push(id.to_string());
+            }
+        }
         Ok(Config {
             in_apps,
             bind_host,
@@ -135,6 +156,8 @@ impl Config {
                 database_url: get("DATABASE_URL").map(Secret::new),
             },
             metrics_summary_refresh,
+            genie_space_ids,
+            genie_poll: crate::databricks::genie::PollSchedule::DEFAULT,
         })
     }
 
@@ -230,6 +253,16 @@ mod tests {
         assert_eq!(c.admin_groups, ["data-admins", "ops"]);
         assert!(c.is_admin_group("DATA-ADMINS "));
         assert!(!c.is_admin_group("admins"));
+    }
+
+    #[test]
+    fn genie_spaces_are_a_comma_list_in_order() {
+        assert!(config(&[]).unwrap().genie_space_ids.is_empty());
+        let c = config(&[("DATABRICKS_GENIE_SPACE_ID", " 01ef_a , ,b-2,01ef_a")]).unwrap();
+        assert_eq!(c.genie_space_ids, ["01ef_a", "b-2"]);
+        assert!(config(&[("DATABRICKS_GENIE_SPACE_ID", "a/b")])
+            .unwrap_err()
+            .contains("DATABRICKS_GENIE_SPACE_ID"));
     }
 
     #[test]

@@ -104,6 +104,11 @@ export const ROUTES = Object.freeze({
   preferencesDelete: { name: "preferences_delete", method: "DELETE", path: "/api/preferences/{preference_key}", auth: "user" },
   usageEventsCreate: { name: "usage_events_create", method: "POST", path: "/api/v1/metrics/usage-events", auth: "user" },
   usageCount: { name: "usage_count", method: "GET", path: "/api/v1/metrics/usage/count", auth: "user" },
+  genieSpacesList: { name: "genie_spaces_list", method: "GET", path: "/api/genie/spaces", auth: "user" },
+  genieConversationsList: { name: "genie_conversations_list", method: "GET", path: "/api/genie/spaces/{space_id}/conversations", auth: "user" },
+  genieMessagesList: { name: "genie_messages_list", method: "GET", path: "/api/genie/spaces/{space_id}/conversations/{conversation_id}/messages", auth: "user" },
+  genieMessageCreate: { name: "genie_message_create", method: "POST", path: "/api/genie/spaces/{space_id}/messages", auth: "user" },
+  genieMessageResult: { name: "genie_message_result", method: "GET", path: "/api/genie/spaces/{space_id}/conversations/{conversation_id}/messages/{message_id}/result", auth: "user" },
   metricsPerformance: { name: "metrics_performance", method: "GET", path: "/api/v1/metrics/performance", auth: "admin" },
   metricsUsage: { name: "metrics_usage", method: "GET", path: "/api/v1/metrics/usage", auth: "admin" },
   metricsTimeSeries: { name: "metrics_time_series", method: "GET", path: "/api/v1/metrics/time-series", auth: "admin" },
@@ -305,6 +310,54 @@ export function usageEventsCreate(body, init) {
  */
 export function usageCount(query, init) {
   return call("GET", "/api/v1/metrics/usage/count", undefined, query, init);
+}
+
+/**
+ * GET /api/genie/spaces (user): Genie spaces the caller can see, configured ones first
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function genieSpacesList(init) {
+  return call("GET", "/api/genie/spaces", undefined, undefined, init);
+}
+
+/**
+ * GET /api/genie/spaces/{space_id}/conversations (user): The caller's Genie conversations in a space, newest first
+ * @param {string} spaceId path parameter `space_id`
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function genieConversationsList(spaceId, init) {
+  return call("GET", "/api/genie/spaces/" + segment(spaceId) + "/conversations", undefined, undefined, init);
+}
+
+/**
+ * GET /api/genie/spaces/{space_id}/conversations/{conversation_id}/messages (user): The messages of one of the caller's Genie conversations, oldest first
+ * @param {string} spaceId path parameter `space_id`
+ * @param {string} conversationId path parameter `conversation_id`
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function genieMessagesList(spaceId, conversationId, init) {
+  return call("GET", "/api/genie/spaces/" + segment(spaceId) + "/conversations/" + segment(conversationId) + "/messages", undefined, undefined, init);
+}
+
+/**
+ * POST /api/genie/spaces/{space_id}/messages (user): Ask Genie (new or continued conversation); answers with server-sent events: status, message, result
+ * @param {string} spaceId path parameter `space_id`
+ * @param {object} body the JSON request body
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function genieMessageCreate(spaceId, body, init) {
+  return call("POST", "/api/genie/spaces/" + segment(spaceId) + "/messages", body, undefined, init);
+}
+
+/**
+ * GET /api/genie/spaces/{space_id}/conversations/{conversation_id}/messages/{message_id}/result (user): The query result of a Genie message (an expired one is run again)
+ * @param {string} spaceId path parameter `space_id`
+ * @param {string} conversationId path parameter `conversation_id`
+ * @param {string} messageId path parameter `message_id`
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function genieMessageResult(spaceId, conversationId, messageId, init) {
+  return call("GET", "/api/genie/spaces/" + segment(spaceId) + "/conversations/" + segment(conversationId) + "/messages/" + segment(messageId) + "/result", undefined, undefined, init);
 }
 
 /**

@@ -15,6 +15,7 @@ const PAGES = [
   { name: "home", hash: "#/" },
   { name: "catalog", hash: "#/catalog" },
   { name: "models", hash: "#/models" },
+  { name: "genie", hash: "#/genie" },
   { name: "preferences", hash: "#/preferences" },
   { name: "metrics", hash: "#/metrics" },
 ];
@@ -66,6 +67,7 @@ async function shot(page, screenshots, name) {
 async function settle(page, name, role) {
   if (name === "home") await page.waitForSelector("[data-page=home] .badge");
   if (name === "catalog") await page.waitForSelector("[data-page=catalog] select:not([disabled])");
+  if (name === "genie") await page.waitForSelector("[data-page=genie] [data-testid=genie-conversations] li");
   if (name === "metrics" && role === "admin") await page.waitForSelector('[data-page=metrics][data-state="ready"], [data-page=metrics][data-state="empty"]');
   if (name === "metrics" && role === "user") await page.waitForSelector("[data-testid=metrics-not-admin]");
 }
@@ -118,7 +120,7 @@ export const CHECKS = {
       try {
         await ready(page, "home");
         const hrefs = await page.$$eval("nav.sidenav a", (as) => as.filter((a) => a.offsetParent !== null).map((a) => a.getAttribute("href")));
-        const expected = args.role === "admin" ? ["#/", "#/catalog", "#/models", "#/preferences", "#/metrics"] : ["#/", "#/catalog", "#/models", "#/preferences"];
+        const expected = args.role === "admin" ? ["#/", "#/catalog", "#/models", "#/genie", "#/preferences", "#/metrics"] : ["#/", "#/catalog", "#/models", "#/genie", "#/preferences"];
         assert(JSON.stringify(hrefs) === JSON.stringify(expected), `visible navigation ${JSON.stringify(hrefs)}, expected ${JSON.stringify(expected)}`);
         if (args.role === "user") {
           await page.goto(`${args.base}/#/metrics`);
@@ -201,6 +203,42 @@ export const CHECKS = {
         assert(/Invalid JSON/.test(hint), `no validation message: ${hint}`);
         clean(problems, "models");
         return `${args.endpoint} answered ${JSON.stringify(answer.slice(0, 60))}`;
+      } finally {
+        await context.close();
+      }
+    },
+  },
+
+  /** Pick a space, ask, watch the live status, read the answer, SQL, result and suggestions; continue. */
+  genie: {
+    roles: ["user"],
+    async run({ browser, args, screenshots }) {
+      const { context, page, problems } = await open(browser, args, "#/genie");
+      try {
+        await ready(page, "genie");
+        await page.getByLabel("Your question", { exact: true }).fill("Top customers?");
+        await page.getByRole("button", { name: "Ask", exact: true }).click();
+        await page.waitForFunction(() => /Genie: .*…/.test(document.querySelector("[data-testid=genie-status]")?.textContent || ""));
+        const live = await page.textContent("[data-testid=genie-status]");
+        await page.waitForSelector("[data-testid=genie-result] tbody tr");
+        const text = await page.textContent("[data-testid=genie-text]");
+        assert(/Customer 3 led/.test(text), `answer text ${JSON.stringify(text)}`);
+        const cells = await page.$$eval("[data-testid=genie-result] tbody tr:first-child td", (tds) => tds.map((td) => td.textContent));
+        assert(cells[0] === "1" && cells[3] === "true", `first row ${JSON.stringify(cells)}`);
+        // The SQL is collapsed until opened.
+        assert(!(await page.isVisible("[data-testid=genie-sql] pre")), "the SQL is not collapsed");
+        await page.click("[data-testid=genie-sql] summary");
+        assert(/SELECT/.test(await page.textContent("[data-testid=genie-sql] pre")), "no SQL shown");
+        await page.waitForSelector("[data-testid=genie-conversations] button[data-conversation]");
+        await shot(page, screenshots, `${args.role}-genie-answered`);
+        await axe(page, "genie (answered)");
+        // A suggested question continues the same conversation.
+        await page.click("[data-testid=genie-suggestions] button >> nth=0");
+        await page.waitForFunction(() => document.querySelectorAll("[data-testid=genie-thread] article [data-testid=genie-answer]").length === 2, null, { timeout: 30_000 });
+        const conversations = await page.$$eval("[data-testid=genie-conversations] button[data-conversation]", (bs) => bs.length);
+        assert(conversations === 1, `${conversations} conversations after continuing, expected 1`);
+        clean(problems, "genie");
+        return `live status ${JSON.stringify(live)}, answer and typed result shown, continued in the same conversation`;
       } finally {
         await context.close();
       }

@@ -38,6 +38,11 @@ impl TestServer {
             .collect();
         let config =
             Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration is valid");
+        TestServer::start_config(config, registry)
+    }
+
+    /// A server with a configuration built (and adjusted) by the test, e.g. a faster Genie poll.
+    pub fn start_config(config: Config, registry: &'static [shared::Function]) -> TestServer {
         let app = Arc::new(AppState::new(config));
         let service =
             runtime::server::service_with(Arc::clone(&app), registry).expect("registry builds");

@@ -3,12 +3,14 @@
 //! * `client`        — the blocking ureq client for the REST API, run off the async workers, and
 //!   the upstream-failure mapping the data surfaces share.
 //! * `retry`         — retry policy and the one overall deadline across attempts.
+//! * `genie`         — Genie spaces, conversations, messages (start, continue, poll), results.
 //! * `unity_catalog` — paginated catalog / schema / table listings, identifier validation.
 //! * `statements`    — SQL statement execution: warehouse choice, polling, chunks, typed cells.
 //! * `serving`       — Model Serving: endpoint state and type, invocation.
 //! * `serving_schema` — input-schema detection of serving endpoints.
 
 pub mod client;
+pub mod genie;
 pub mod retry;
 pub mod serving;
 pub mod serving_schema;

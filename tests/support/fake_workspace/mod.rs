@@ -7,6 +7,7 @@
 //! methods, which lock the shared state.
 
 pub mod database;
+pub mod genie;
 pub mod oauth;
 pub mod scim;
 pub mod serving;
@@ -104,6 +105,7 @@ pub struct FakeState {
     pub injected: HashMap<String, VecDeque<FakeResponse>>,
     pub oauth: oauth::OAuthState,
     pub database: database::DatabaseState,
+    pub genie: genie::GenieState,
 }
 
 /// Which module answers which path.
@@ -153,7 +155,8 @@ fn route(state: &mut FakeState, req: &FakeRequest) -> FakeResponse {
     let answer = None
         .or_else(|| unity_catalog::route(&mut state.uc, req))
         .or_else(|| sql::route(&mut state.sql, req))
-        .or_else(|| serving::route(&mut state.serving, req));
+        .or_else(|| serving::route(&mut state.serving, req))
+        .or_else(|| genie::route(&mut state.genie, req));
     match answer {
         Some(response) => response,
         None => FakeResponse::error(
