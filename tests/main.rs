@@ -13,6 +13,7 @@ mod binary;
 mod client;
 mod deploy;
 mod e2e;
+mod files;
 mod http_server;
 mod lakebase;
 mod metrics_api;

@@ -7,6 +7,12 @@
 use shared::Function;
 
 pub mod common;
+pub mod files_delete;
+pub mod files_directory_create;
+pub mod files_download;
+pub mod files_list;
+pub mod files_upload;
+pub mod files_volumes;
 pub mod health;
 pub mod metrics_common;
 pub mod metrics_performance;
@@ -64,6 +70,12 @@ pub const ALL: &[Function] = &[
     metrics_performance::FUNCTION,
     metrics_usage::FUNCTION,
     metrics_time_series::FUNCTION,
+    files_volumes::FUNCTION,
+    files_list::FUNCTION,
+    files_download::FUNCTION,
+    files_upload::FUNCTION,
+    files_delete::FUNCTION,
+    files_directory_create::FUNCTION,
 ];
 
 /// Look a function up by its unique name (`brickbox invoke NAME`).

@@ -35,8 +35,9 @@ impl TestServer {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let config =
-            Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration is valid");
+        let config = Config::from_lookup(|k| vars.get(k).cloned())
+            .and_then(|c| c.with_volumes(vars.clone()))
+            .expect("test configuration is valid");
         let app = Arc::new(AppState::new(config));
         let service =
             runtime::server::service_with(Arc::clone(&app), registry).expect("registry builds");

@@ -2,6 +2,7 @@
 //!
 //! * `client`        — the blocking ureq client for the REST API, run off the async workers, and
 //!   the upstream-failure mapping the data surfaces share.
+//! * `files`         — files in Unity Catalog Volumes: listings, streamed downloads and uploads.
 //! * `retry`         — retry policy and the one overall deadline across attempts.
 //! * `unity_catalog` — paginated catalog / schema / table listings, identifier validation.
 //! * `statements`    — SQL statement execution: warehouse choice, polling, chunks, typed cells.
@@ -9,6 +10,7 @@
 //! * `serving_schema` — input-schema detection of serving endpoints.
 
 pub mod client;
+pub mod files;
 pub mod retry;
 pub mod serving;
 pub mod serving_schema;
