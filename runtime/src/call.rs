@@ -32,33 +32,53 @@ pub async fn call_function(
             }
         }
     };
-    let ctx = Ctx {
-        state: Arc::clone(app),
+    let result = run_handler(
+        app,
+        function,
+        identity.clone(),
+        token,
+        request,
         correlation_id,
-        identity: identity.clone(),
-        token: if function.auth == Auth::Public {
-            None
-        } else {
-            token
-        },
-    };
-    let result = match (CatchUnwind((function.handler)(ctx, request))).await {
-        Ok(result) => result,
-        Err(panic) => Err(ApiError::internal(format!(
-            "function {} panicked: {}",
-            function.name,
-            panic_message(&panic)
-        ))),
-    };
+    )
+    .await;
     Outcome {
         result,
         user: identity,
     }
 }
 
+/// Run the handler of a function whose caller `authorize` has accepted; a panic becomes a 500.
+pub async fn run_handler(
+    app: &Arc<AppState>,
+    function: &'static Function,
+    identity: Option<Arc<Identity>>,
+    token: Option<Secret>,
+    request: Request,
+    correlation_id: String,
+) -> Result<Response, ApiError> {
+    let ctx = Ctx {
+        state: Arc::clone(app),
+        correlation_id,
+        identity,
+        token: if function.auth == Auth::Public {
+            None
+        } else {
+            token
+        },
+    };
+    match (CatchUnwind((function.handler)(ctx, request))).await {
+        Ok(result) => result,
+        Err(panic) => Err(ApiError::internal(format!(
+            "function {} panicked: {}",
+            function.name,
+            panic_message(&panic)
+        ))),
+    }
+}
+
 /// Public: nothing. User: a resolved identity. Admin: a resolved identity in `ADMIN_GROUPS`.
 /// Any failure denies (fail secure).
-async fn authorize(
+pub async fn authorize(
     app: &Arc<AppState>,
     auth: Auth,
     token: Option<&Secret>,

@@ -4,7 +4,8 @@
 use crate::call::call_function;
 use crate::job::JobName;
 use crate::respond::error_response;
-use shared::{AppState, Request, Secret};
+use shared::stream::{BodyStream, Chunk};
+use shared::{AppState, Request, RequestBody, Secret};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -255,11 +256,14 @@ pub fn routes_table() -> String {
 }
 
 /// `brickbox invoke`: run one function through the same auth and error mapping as the server.
-/// Returns the JSON to print and whether the status was 2xx.
+/// Returns the JSON to print and whether the status was 2xx. A streamed answer is written to
+/// `out` as it arrives (its status first, on `status_out`), and the JSON to print is then `None`.
 pub async fn invoke(
     app: Arc<AppState>,
     args: InvokeArgs,
-) -> Result<(serde_json::Value, bool), String> {
+    out: &mut (dyn std::io::Write + Send),
+    status_out: &mut (dyn std::io::Write + Send),
+) -> Result<(Option<serde_json::Value>, bool), String> {
     let function = functions::by_name(&args.name).ok_or_else(|| {
         format!(
             "no function named {:?}; `brickbox routes` lists them",
@@ -296,13 +300,22 @@ pub async fn invoke(
         })
         .collect::<Vec<_>>()
         .join("&");
-    let request = Request {
-        path_params: args.params,
-        query,
-        content_type: (!body.is_empty()).then(|| "application/json".to_string()),
-        body,
-        stream: None,
-        headers: Vec::new(),
+    let content_type = (!body.is_empty()).then(|| "application/json".to_string());
+    let request = match function.body {
+        RequestBody::Streamed { .. } => Request {
+            path_params: args.params,
+            query,
+            content_type,
+            stream: Some(BodyStream::from_bytes(body)),
+            ..Request::default()
+        },
+        RequestBody::Buffered { .. } => Request {
+            path_params: args.params,
+            query,
+            content_type,
+            body,
+            ..Request::default()
+        },
     };
     let token = args
         .token
@@ -310,7 +323,7 @@ pub async fn invoke(
         .or_else(|| app.config.databricks_token.clone());
     let correlation_id = shared::util::uuid_v4();
     let outcome = call_function(&app, function, token, request, correlation_id.clone()).await;
-    let response = match outcome.result {
+    let mut response = match outcome.result {
         Ok(r) => r,
         Err(e) => {
             if let Some(internal) = &e.internal {
@@ -319,6 +332,26 @@ pub async fn invoke(
             error_response(&e, &correlation_id)
         }
     };
+    let ok = (200..300).contains(&response.status);
+    if let Some(mut stream) = response.stream.take() {
+        let write_failed = |e: std::io::Error| format!("could not write the stream: {e}");
+        writeln!(
+            status_out,
+            "status: {} ({})",
+            response.status, response.content_type
+        )
+        .map_err(write_failed)?;
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Chunk::Data(bytes) => {
+                    out.write_all(&bytes).map_err(write_failed)?;
+                    out.flush().map_err(write_failed)?;
+                }
+                Chunk::Abort => return Err("the function aborted its stream".to_string()),
+            }
+        }
+        return Ok((None, ok));
+    }
     let body = if response.content_type.starts_with("application/json") {
         serde_json::from_slice(&response.body).unwrap_or(serde_json::Value::Null)
     } else if response.body.is_empty() {
@@ -326,9 +359,8 @@ pub async fn invoke(
     } else {
         String::from_utf8_lossy(&response.body).into_owned().into()
     };
-    let ok = (200..300).contains(&response.status);
     Ok((
-        serde_json::json!({"status": response.status, "body": body}),
+        Some(serde_json::json!({"status": response.status, "body": body})),
         ok,
     ))
 }

@@ -14,6 +14,7 @@
 //! * `logging`      — the logger: RUST_LOG filter, text or JSON.
 //! * `startup`      — the startup line: what `serve` detected (never a secret).
 
+pub mod body;
 pub mod call;
 pub mod cli;
 pub mod client_gen;

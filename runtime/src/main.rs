@@ -240,12 +240,15 @@ fn invoke(args: cli::InvokeArgs) -> ExitCode {
             Err(_) => log::warn!("lakebase: migrations did not finish within 15 s"),
         }
     }
-    match rt.block_on(cli::invoke(app, args)) {
+    let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
+    match rt.block_on(cli::invoke(app, args, &mut stdout, &mut stderr)) {
         Ok((output, ok)) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&output).unwrap_or_default()
-            );
+            if let Some(output) = output {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&output).unwrap_or_default()
+                );
+            }
             if ok {
                 ExitCode::SUCCESS
             } else {

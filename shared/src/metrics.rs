@@ -104,6 +104,8 @@ pub struct Metrics {
     dropped: AtomicU64,
     write_errors: AtomicU64,
     routes: Box<[RouteShard]>,
+    /// Streamed responses still being written (`brickbox_http_streams_open`).
+    streams_open: AtomicUsize,
 }
 
 impl Metrics {
@@ -118,7 +120,21 @@ impl Metrics {
             dropped: AtomicU64::new(0),
             write_errors: AtomicU64::new(0),
             routes: (0..SHARDS).map(|_| RouteShard::default()).collect(),
+            streams_open: AtomicUsize::new(0),
         }
+    }
+
+    /// A streamed response started (`true`) or ended (`false`).
+    pub fn stream_open(&self, open: bool) {
+        if open {
+            self.streams_open.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.streams_open.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn streams_open(&self) -> usize {
+        self.streams_open.load(Ordering::Relaxed)
     }
 
     pub fn is_collecting(&self) -> bool {
@@ -427,6 +443,11 @@ pub fn render(app: &AppState) -> String {
          # HELP brickbox_metrics_write_errors_total Batch writes that failed (and were retried).\n# TYPE brickbox_metrics_write_errors_total counter\nbrickbox_metrics_write_errors_total {errors}\n",
         u8::from(m.collecting),
         m.queue_depth(),
+    );
+    let _ = write!(
+        out,
+        "# HELP brickbox_http_streams_open Streamed responses (SSE or bytes) still being written.\n# TYPE brickbox_http_streams_open gauge\nbrickbox_http_streams_open {}\n",
+        m.streams_open()
     );
     let stats = app.db.as_ref().map(|d| d.stats()).unwrap_or_default();
     let _ = write!(

@@ -15,6 +15,7 @@
 use crate::error::ApiError;
 use serde::Serialize;
 use std::future::Future;
+use std::task::{Context, Poll};
 use tokio::sync::mpsc;
 
 /// Chunks a stream may queue before `send` waits for the client.
@@ -44,6 +45,17 @@ impl ResponseStream {
     /// The next chunk; `None` once the function has dropped its sender (the stream is complete).
     pub async fn next(&mut self) -> Option<Chunk> {
         self.receiver.recv().await
+    }
+
+    /// `next` for a hand-written future or body (the runtime's response body).
+    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Chunk>> {
+        self.receiver.poll_recv(cx)
+    }
+
+    /// Tell the function the stream is over (the server is shutting down) while the chunks
+    /// already queued can still be read.
+    pub fn close(&mut self) {
+        self.receiver.close();
     }
 }
 
