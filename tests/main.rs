@@ -8,6 +8,7 @@ mod support;
 mod aggregation_job;
 mod auth;
 mod bench_databricks;
+mod bench_files;
 mod bench_lakebase;
 mod bench_streaming;
 mod binary;
