@@ -5,6 +5,8 @@
 //!   growth over its idle RSS (sampled every 20 ms during the transfer).
 //! * A listing of 10,000 entries (10 upstream pages of 1,000) through the binary, against the
 //!   same 10 pages fetched directly: the time brickbox adds.
+//!
+//! `BRICKBOX_BIN` picks the binary to measure (default: the debug build the tests use).
 
 use crate::support::fake_workspace::files::{generated, generated_path, MANY_DIR, VOLUME};
 use crate::support::fake_workspace::{scim, FakeWorkspace};
@@ -17,6 +19,16 @@ use std::time::{Duration, Instant};
 
 const GIB: u64 = 1024 * 1024 * 1024;
 const ROUNDS: usize = 5;
+
+/// The binary under test: `BRICKBOX_BIN`, else the debug build.
+fn start(fake: &FakeWorkspace) -> BinaryServer {
+    let url = fake.url();
+    let env = [("DATABRICKS_HOST", url.as_str())];
+    match std::env::var("BRICKBOX_BIN") {
+        Ok(bin) if !bin.is_empty() => BinaryServer::start_binary(&bin, &env),
+        _ => BinaryServer::start(&env),
+    }
+}
 
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
@@ -76,7 +88,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 #[ignore = "benchmark: scripts/bench-files"]
 fn one_gib_through_brickbox_against_curl_direct() {
     let fake = FakeWorkspace::start();
-    let server = BinaryServer::start(&[("DATABRICKS_HOST", fake.url().as_str())]);
+    let server = start(&fake);
     let pid = server.child.id();
     let token_header = format!("X-Forwarded-Access-Token: {}", scim::ALICE);
     let bearer = format!("Authorization: Bearer {}", scim::ALICE);
@@ -205,7 +217,7 @@ fn one_gib_through_brickbox_against_curl_direct() {
 #[ignore = "benchmark: scripts/bench-files"]
 fn listing_ten_thousand_entries_adds_little_to_the_upstream_time() {
     let fake = FakeWorkspace::start();
-    let server = BinaryServer::start(&[("DATABRICKS_HOST", fake.url().as_str())]);
+    let server = start(&fake);
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()

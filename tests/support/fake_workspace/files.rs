@@ -203,6 +203,14 @@ impl FilesState {
     }
 }
 
+/// Whether a request path is this module's: the Files API over `/Volumes/`.
+pub fn handles(path: &str) -> bool {
+    [FILES, DIRECTORIES].iter().any(|prefix| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with("/Volumes/"))
+    })
+}
+
 /// The seeded pattern, twice over, so any window of up to `PERIOD` bytes is one slice.
 fn pattern() -> &'static Bytes {
     static PATTERN: OnceLock<Bytes> = OnceLock::new();

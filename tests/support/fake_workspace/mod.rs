@@ -277,8 +277,9 @@ async fn serve(
                 let state = Arc::clone(&state);
                 async move {
                     let (parts, body) = req.into_parts();
-                    // The Files API streams its bodies both ways.
-                    if parts.uri.path().starts_with("/api/2.0/fs/") {
+                    // The Files API over volumes streams its bodies both ways (model files
+                    // under /Models are the serving surface's).
+                    if files::handles(parts.uri.path()) {
                         return Ok::<_, std::convert::Infallible>(
                             files::serve(state, parts, body).await,
                         );
