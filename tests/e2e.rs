@@ -52,6 +52,7 @@ fn server(fake: &FakeWorkspace, token: &str, extra: &[(&str, &str)]) -> TestServ
         ),
         ("DATABRICKS_TOKEN", token),
         ("DATABRICKS_WAREHOUSE_ID", "wh-running"),
+        ("DATABRICKS_VOLUME_UPLOADS", "main.app.uploads"),
     ];
     env.extend_from_slice(extra);
     TestServer::with_workspace(fake, &env)
@@ -143,6 +144,7 @@ fn the_ui_works_for_a_user() {
             "models",
             "genie",
             "preferences",
+            "files",
             "tracker",
             "budget",
         ],
@@ -157,6 +159,36 @@ fn the_ui_works_for_a_user() {
             &marker,
         ],
     );
+    // The browser's uploads are in the workspace, byte for byte.
+    let big: Vec<u8> = (0..3 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    {
+        let st = fake.state();
+        let stored = |name: &str| {
+            st.files
+                .files
+                .get(&format!("/Volumes/main/app/uploads/{name}"))
+                .map(|f| (f.size, f.sha256.clone(), f.bytes.clone()))
+        };
+        let uploaded = stored("e2e-big.bin").expect("the big file was uploaded");
+        assert_eq!(
+            (uploaded.0, uploaded.1),
+            (
+                big.len() as u64,
+                shared::util::hex(&shared::util::sha256(&big))
+            )
+        );
+        assert_eq!(stored("e2e note é.txt"), None, "deleted in the browser");
+        let dropped = stored("e2e-dropped.csv").expect("the dropped file was uploaded");
+        assert_eq!(dropped.2.as_deref(), Some(&b"second version"[..]));
+        let big_put = st.files.calls.iter().any(|c| {
+            c.method == "PUT" && c.path.ends_with("/e2e-big.bin") && c.token == scim::ALICE
+        });
+        assert!(big_put, "the big file went upstream with Alice's token");
+        assert!(st
+            .files
+            .dirs
+            .contains("/Volumes/main/app/uploads/e2e folder"));
+    }
     // The tracker's events are in usage_events, as Alice's: the JSON batches and the beacon.
     let count = |element: &str| {
         db.count(&format!(

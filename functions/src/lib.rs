@@ -12,6 +12,12 @@ pub mod genie_message_create;
 pub mod genie_message_result;
 pub mod genie_messages_list;
 pub mod genie_spaces_list;
+pub mod files_delete;
+pub mod files_directory_create;
+pub mod files_download;
+pub mod files_list;
+pub mod files_upload;
+pub mod files_volumes;
 pub mod health;
 pub mod metrics_common;
 pub mod metrics_performance;
@@ -74,6 +80,12 @@ pub const ALL: &[Function] = &[
     metrics_performance::FUNCTION,
     metrics_usage::FUNCTION,
     metrics_time_series::FUNCTION,
+    files_volumes::FUNCTION,
+    files_list::FUNCTION,
+    files_download::FUNCTION,
+    files_upload::FUNCTION,
+    files_delete::FUNCTION,
+    files_directory_create::FUNCTION,
 ];
 
 /// Look a function up by its unique name (`brickbox invoke NAME`).

@@ -34,7 +34,21 @@ pub struct Config {
     pub genie_space_ids: Vec<String>,
     /// How Genie messages are polled. Not an environment variable: tests set a faster one.
     pub genie_poll: crate::databricks::genie::PollSchedule,
+    /// The volumes the files page offers (`DATABRICKS_VOLUME_<KEY>`), sorted by key.
+    pub volumes: Vec<Volume>,
 }
+
+/// A volume named by `DATABRICKS_VOLUME_<KEY>`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Volume {
+    /// `KEY` lowercased.
+    pub key: String,
+    /// `/Volumes/<catalog>/<schema>/<volume>[/…]`.
+    pub path: String,
+}
+
+/// The prefix of the variables that name volumes.
+pub const VOLUME_PREFIX: &str = "DATABRICKS_VOLUME_";
 
 /// Raw Lakebase / Postgres settings; `shared::db::settings` decides what they mean, the
 /// password source included (one order, in one place).
@@ -61,7 +75,7 @@ impl LakebaseSettings {
 
 impl Config {
     pub fn from_env() -> Result<Config, String> {
-        Config::from_lookup(|name| std::env::var(name).ok())
+        Config::from_lookup(|name| std::env::var(name).ok())?.with_volumes(std::env::vars())
     }
 
     /// Build from any variable lookup (tests pass a map). Empty values count as unset.
@@ -158,7 +172,39 @@ impl Config {
             metrics_summary_refresh,
             genie_space_ids,
             genie_poll: crate::databricks::genie::PollSchedule::DEFAULT,
+            volumes: Vec::new(),
         })
+    }
+
+    /// Read the `DATABRICKS_VOLUME_<KEY>` variables from every `(name, value)` pair (a lookup
+    /// cannot list names). A value is `catalog.schema.volume` or a `/Volumes/...` path.
+    pub fn with_volumes(
+        mut self,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, String> {
+        let mut volumes = Vec::new();
+        for (name, value) in vars {
+            let Some(key) = name.strip_prefix(VOLUME_PREFIX) else {
+                continue;
+            };
+            let value = value.trim();
+            if key.is_empty() || value.is_empty() {
+                continue;
+            }
+            let path = volume_path(value).ok_or_else(|| {
+                format!(
+                    "{name}={value:?} is not valid: use catalog.schema.volume or an absolute /Volumes/<catalog>/<schema>/<volume> path"
+                )
+            })?;
+            volumes.push(Volume {
+                key: key.to_lowercase(),
+                path,
+            });
+        }
+        volumes.sort_by(|a, b| a.key.cmp(&b.key));
+        volumes.dedup_by(|a, b| a.key == b.key);
+        self.volumes = volumes;
+        Ok(self)
     }
 
     /// Local development token: outside Apps, bound to loopback, with `DATABRICKS_TOKEN` set.
@@ -174,6 +220,20 @@ impl Config {
         let g = group.trim().to_lowercase();
         self.admin_groups.contains(&g)
     }
+}
+
+/// `main.app.uploads` → `/Volumes/main/app/uploads`; a `/Volumes/...` path as it is (trailing
+/// `/` removed); `None` for anything else.
+fn volume_path(value: &str) -> Option<String> {
+    if value.starts_with('/') {
+        return crate::databricks::files::validate_path(value).ok();
+    }
+    let parts: Vec<&str> = value.split('.').map(str::trim).collect();
+    if parts.len() != 3 {
+        return None;
+    }
+    let path = format!("/Volumes/{}/{}/{}", parts[0], parts[1], parts[2]);
+    crate::databricks::files::validate_path(&path).ok()
 }
 
 fn parse_port(name: &str, value: &str) -> Result<u16, String> {
@@ -272,5 +332,39 @@ mod tests {
             .unwrap_err()
             .contains("LOG_FORMAT"));
         assert!(config(&[("PGHOST", "db")]).unwrap().lakebase.configured());
+    }
+
+    #[test]
+    fn volumes_come_from_their_variables() {
+        let vars = [
+            ("DATABRICKS_VOLUME_UPLOADS", "main.app.uploads"),
+            ("DATABRICKS_VOLUME_Raw", "/Volumes/main/raw/landing/2026/"),
+            ("DATABRICKS_VOLUME_", "main.x.y"),
+            ("DATABRICKS_HOST", "x"),
+        ];
+        let c = config(&[])
+            .unwrap()
+            .with_volumes(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .unwrap();
+        assert_eq!(
+            c.volumes,
+            [
+                Volume {
+                    key: "raw".into(),
+                    path: "/Volumes/main/raw/landing/2026".into()
+                },
+                Volume {
+                    key: "uploads".into(),
+                    path: "/Volumes/main/app/uploads".into()
+                },
+            ]
+        );
+        for bad in ["main.app", "a.b.c.d", "/Volumes/main/app", "/tmp/x", "a..b"] {
+            let e = config(&[])
+                .unwrap()
+                .with_volumes([("DATABRICKS_VOLUME_X".to_string(), bad.to_string())])
+                .unwrap_err();
+            assert!(e.contains("DATABRICKS_VOLUME_X"), "{e}");
+        }
     }
 }

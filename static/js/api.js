@@ -112,6 +112,12 @@ export const ROUTES = Object.freeze({
   metricsPerformance: { name: "metrics_performance", method: "GET", path: "/api/v1/metrics/performance", auth: "admin" },
   metricsUsage: { name: "metrics_usage", method: "GET", path: "/api/v1/metrics/usage", auth: "admin" },
   metricsTimeSeries: { name: "metrics_time_series", method: "GET", path: "/api/v1/metrics/time-series", auth: "admin" },
+  filesVolumes: { name: "files_volumes", method: "GET", path: "/api/files/volumes", auth: "user" },
+  filesList: { name: "files_list", method: "GET", path: "/api/files/list", auth: "user" },
+  filesDownload: { name: "files_download", method: "GET", path: "/api/files/download", auth: "user" },
+  filesUpload: { name: "files_upload", method: "PUT", path: "/api/files/upload", auth: "user" },
+  filesDelete: { name: "files_delete", method: "DELETE", path: "/api/files", auth: "user" },
+  filesDirectoryCreate: { name: "files_directory_create", method: "POST", path: "/api/files/directories", auth: "user" },
 });
 
 /**
@@ -385,4 +391,58 @@ export function metricsUsage(query, init) {
  */
 export function metricsTimeSeries(query, init) {
   return call("GET", "/api/v1/metrics/time-series", undefined, query, init);
+}
+
+/**
+ * GET /api/files/volumes (user): The configured Unity Catalog volumes (DATABRICKS_VOLUME_<KEY>), by key
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function filesVolumes(init) {
+  return call("GET", "/api/files/volumes", undefined, undefined, init);
+}
+
+/**
+ * GET /api/files/list (user): List a directory of a Unity Catalog volume (directories first, then by name)
+ * @param {object} [query] path (required)
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function filesList(query, init) {
+  return call("GET", "/api/files/list", undefined, query, init);
+}
+
+/**
+ * GET /api/files/download (user): Download a file from a Unity Catalog volume (streamed; Range supported)
+ * @param {object} [query] path (required)
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function filesDownload(query, init) {
+  return call("GET", "/api/files/download", undefined, query, init);
+}
+
+/**
+ * PUT /api/files/upload (user): Upload a file to a Unity Catalog volume (raw body, streamed, up to 5 GiB)
+ * @param {object} body the JSON request body
+ * @param {object} [query] path (required), overwrite
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function filesUpload(body, query, init) {
+  return call("PUT", "/api/files/upload", body, query, init);
+}
+
+/**
+ * DELETE /api/files (user): Delete a file or an empty directory in a Unity Catalog volume
+ * @param {object} [query] path (required)
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function filesDelete(query, init) {
+  return call("DELETE", "/api/files", undefined, query, init);
+}
+
+/**
+ * POST /api/files/directories (user): Create a directory (and its parents) in a Unity Catalog volume
+ * @param {object} [query] path (required)
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function filesDirectoryCreate(query, init) {
+  return call("POST", "/api/files/directories", undefined, query, init);
 }

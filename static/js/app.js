@@ -10,6 +10,7 @@ const ROUTES = {
   "/catalog": { name: "catalog", title: "Unity Catalog", load: () => import("./pages/catalog.js") },
   "/models": { name: "models", title: "Model Serving", load: () => import("./pages/models.js") },
   "/genie": { name: "genie", title: "Genie", load: () => import("./pages/genie.js") },
+  "/files": { name: "files", title: "Files", load: () => import("./pages/files.js") },
   "/preferences": { name: "preferences", title: "Preferences", load: () => import("./pages/preferences.js") },
   "/metrics": { name: "metrics", title: "Metrics", load: () => import("./pages/metrics.js"), admin: true },
 };

@@ -36,8 +36,9 @@ impl TestServer {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let config =
-            Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration is valid");
+        let config = Config::from_lookup(|k| vars.get(k).cloned())
+            .and_then(|c| c.with_volumes(vars.clone()))
+            .expect("test configuration is valid");
         TestServer::start_config(config, registry)
     }
 
@@ -134,7 +135,12 @@ pub struct BinaryServer {
 
 impl BinaryServer {
     pub fn start(env: &[(&str, &str)]) -> BinaryServer {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_brickbox"));
+        BinaryServer::start_binary(env!("CARGO_BIN_EXE_brickbox"), env)
+    }
+
+    /// `start` with another build of the binary (benchmarks of a release build).
+    pub fn start_binary(binary: &str, env: &[(&str, &str)]) -> BinaryServer {
+        let mut cmd = Command::new(binary);
         cmd.args(["serve", "--port", "0"])
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

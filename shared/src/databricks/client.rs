@@ -102,6 +102,20 @@ impl DatabricksClient {
         self.host.as_deref()
     }
 
+    /// The agent, for surfaces that stream (files): they build their own requests.
+    pub(crate) fn agent(&self) -> &ureq::Agent {
+        &self.agent
+    }
+
+    /// Count one upstream call of `service` in `brickbox_upstream_requests_total`, for surfaces
+    /// that make their own requests.
+    pub(crate) fn record(&self, service: &'static str, result: Result<(), &UpstreamError>) {
+        let outcome = outcome(result);
+        if let Ok(mut counts) = self.counts.lock() {
+            *counts.entry((service, outcome)).or_insert(0) += 1;
+        }
+    }
+
     /// One blocking call. `path` starts with `/` and may carry a query string; `body` is JSON.
     pub fn call_blocking(
         &self,
@@ -245,16 +259,7 @@ impl DatabricksClient {
         service: &'static str,
         result: Result<UpstreamResponse, UpstreamError>,
     ) -> Result<UpstreamResponse, UpstreamError> {
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(UpstreamError::Api { status, .. }) if *status < 500 => "client_error",
-            Err(UpstreamError::Api { .. }) => "server_error",
-            Err(UpstreamError::Transport { timeout: true, .. }) => "timeout",
-            Err(_) => "transport_error",
-        };
-        if let Ok(mut counts) = self.counts.lock() {
-            *counts.entry((service, outcome)).or_insert(0) += 1;
-        }
+        self.record(service, result.as_ref().map(|_| ()));
         result
     }
 
@@ -357,7 +362,18 @@ pub fn map_upstream_error(e: &UpstreamError, what: &str) -> ApiError {
     }
 }
 
-fn transport_error(e: ureq::Error) -> UpstreamError {
+/// The `outcome` label of one upstream call.
+fn outcome(result: Result<(), &UpstreamError>) -> &'static str {
+    match result {
+        Ok(()) => "ok",
+        Err(UpstreamError::Api { status, .. }) if *status < 500 => "client_error",
+        Err(UpstreamError::Api { .. }) => "server_error",
+        Err(UpstreamError::Transport { timeout: true, .. }) => "timeout",
+        Err(_) => "transport_error",
+    }
+}
+
+pub(crate) fn transport_error(e: ureq::Error) -> UpstreamError {
     let timeout = matches!(e, ureq::Error::Timeout(_));
     UpstreamError::Transport {
         timeout,

@@ -2,6 +2,7 @@
 //!
 //! * `client`        — the blocking ureq client for the REST API, run off the async workers, and
 //!   the upstream-failure mapping the data surfaces share.
+//! * `files`         — files in Unity Catalog Volumes: listings, streamed downloads and uploads.
 //! * `retry`         — retry policy and the one overall deadline across attempts.
 //! * `genie`         — Genie spaces, conversations, messages (start, continue, poll), results.
 //! * `unity_catalog` — paginated catalog / schema / table listings, identifier validation.
@@ -11,6 +12,7 @@
 
 pub mod client;
 pub mod genie;
+pub mod files;
 pub mod retry;
 pub mod serving;
 pub mod serving_schema;

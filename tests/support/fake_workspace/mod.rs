@@ -8,12 +8,14 @@
 
 pub mod database;
 pub mod genie;
+pub mod files;
 pub mod oauth;
 pub mod scim;
 pub mod serving;
 pub mod sql;
 pub mod unity_catalog;
 
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::service::service_fn;
@@ -22,6 +24,9 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+
+/// A response body: whole, or streamed (Files API downloads).
+pub type FakeBody = BoxBody<Bytes, std::io::Error>;
 
 /// The workspace id the fake reports in `X-Databricks-Org-Id`.
 pub const ORG_ID: &str = "900800700600";
@@ -106,6 +111,16 @@ pub struct FakeState {
     pub oauth: oauth::OAuthState,
     pub database: database::DatabaseState,
     pub genie: genie::GenieState,
+    pub files: files::FilesState,
+}
+
+/// Whether `token` belongs to a known user (every data surface accepts only those).
+pub fn known_user(state: &FakeState, token: &str) -> bool {
+    state
+        .scim
+        .tokens
+        .get(token)
+        .is_some_and(|b| matches!(b, scim::Behaviour::User(_)))
 }
 
 /// Which module answers which path.
@@ -141,10 +156,7 @@ fn route(state: &mut FakeState, req: &FakeRequest) -> FakeResponse {
         _ => {}
     }
     // Every other surface accepts only the tokens of known users (the platform's numeric 403).
-    let known = req
-        .bearer()
-        .and_then(|t| state.scim.tokens.get(t))
-        .is_some_and(|b| matches!(b, scim::Behaviour::User(_)));
+    let known = req.bearer().is_some_and(|t| known_user(state, t));
     if !known {
         return FakeResponse::json(
             403,
@@ -268,6 +280,13 @@ async fn serve(
                 let state = Arc::clone(&state);
                 async move {
                     let (parts, body) = req.into_parts();
+                    // The Files API over volumes streams its bodies both ways (model files
+                    // under /Models are the serving surface's).
+                    if files::handles(parts.uri.path()) {
+                        return Ok::<_, std::convert::Infallible>(
+                            files::serve(state, parts, body).await,
+                        );
+                    }
                     let body = body
                         .collect()
                         .await
@@ -304,7 +323,11 @@ async fn serve(
                     }
                     Ok::<_, std::convert::Infallible>(
                         builder
-                            .body(Full::new(Bytes::from(response.body)))
+                            .body(
+                                Full::new(Bytes::from(response.body))
+                                    .map_err(|never| match never {})
+                                    .boxed(),
+                            )
                             .expect("fake response"),
                     )
                 }
