@@ -36,8 +36,12 @@ fn main() {
             panic!("{e}");
         }
         let path = path.canonicalize().unwrap_or_else(|_| path.clone());
-        writeln!(out, "    ({name:?}, include_str!({:?})),", path.display().to_string())
-            .expect("writing to a String");
+        writeln!(
+            out,
+            "    ({name:?}, include_str!({:?})),",
+            path.display().to_string()
+        )
+        .expect("writing to a String");
     }
     out.push_str("];\n");
     let target = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("queries.rs");

@@ -17,5 +17,6 @@ mod http_server;
 mod lakebase;
 mod metrics_api;
 mod model_serving;
+mod queries;
 mod static_files;
 mod unity_catalog;

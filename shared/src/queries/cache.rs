@@ -126,7 +126,10 @@ impl QueryCache {
         match tokio::time::timeout(DB_BUDGET, read).await {
             Ok(Ok(row)) => row.map(|r| Arc::new(r.get::<_, String>(0).into_bytes())),
             Ok(Err(e)) => {
-                log::warn!("query cache read failed (the statement runs): {}", e.message);
+                log::warn!(
+                    "query cache read failed (the statement runs): {}",
+                    e.message
+                );
                 None
             }
             Err(_) => {
@@ -215,7 +218,8 @@ impl QueryCache {
             }
         }
         m.bytes += body.len();
-        m.entries.insert(key.to_string(), MemEntry { expires, body });
+        m.entries
+            .insert(key.to_string(), MemEntry { expires, body });
     }
 
     /// Entries and bytes held in memory.
@@ -247,7 +251,9 @@ mod tests {
         assert_eq!(entries, MEMORY_ENTRIES);
         assert_eq!(bytes, MEMORY_ENTRIES * 10);
         // The newest survive; the earliest to expire went.
-        assert!(c.memory_get(&format!("k{}", MEMORY_ENTRIES + 49), now).is_some());
+        assert!(c
+            .memory_get(&format!("k{}", MEMORY_ENTRIES + 49), now)
+            .is_some());
         assert!(c.memory_get("k0", now).is_none());
     }
 

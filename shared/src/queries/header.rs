@@ -163,7 +163,11 @@ pub struct HeaderError {
 
 impl fmt::Display for HeaderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sql/queries/{}:{}: {}", self.file, self.line, self.message)
+        write!(
+            f,
+            "sql/queries/{}:{}: {}",
+            self.file, self.line, self.message
+        )
     }
 }
 
@@ -235,13 +239,17 @@ pub fn parse(file: &str, text: &str) -> Result<QueryDef, HeaderError> {
                 let seconds: u64 = rest.parse().map_err(|_| {
                     err(
                         line_no,
-                        format!("@cache needs a whole number of seconds (0 = no cache), got {rest:?}"),
+                        format!(
+                            "@cache needs a whole number of seconds (0 = no cache), got {rest:?}"
+                        ),
                     )
                 })?;
                 if seconds > MAX_CACHE_SECONDS {
                     return Err(err(
                         line_no,
-                        format!("@cache {seconds} is more than {MAX_CACHE_SECONDS} seconds (7 days)"),
+                        format!(
+                            "@cache {seconds} is more than {MAX_CACHE_SECONDS} seconds (7 days)"
+                        ),
                     ));
                 }
                 cache = Some(seconds);
@@ -271,13 +279,14 @@ pub fn parse(file: &str, text: &str) -> Result<QueryDef, HeaderError> {
             other => {
                 return Err(err(
                     line_no,
-                    format!("unknown declaration @{other}: use @description, @param, @cache or @scope"),
+                    format!(
+                        "unknown declaration @{other}: use @description, @param, @cache or @scope"
+                    ),
                 ))
             }
         }
     }
-    let description =
-        description.ok_or_else(|| err(1, "the header has no @description".into()))?;
+    let description = description.ok_or_else(|| err(1, "the header has no @description".into()))?;
     let start = body_start.ok_or_else(|| {
         err(
             lines.len().max(1),
@@ -297,7 +306,10 @@ pub fn parse(file: &str, text: &str) -> Result<QueryDef, HeaderError> {
         if !placeholders.iter().any(|(n, _)| n == &p.name) {
             return Err(err(
                 p.line,
-                format!("@param {} is not used: the statement has no :{}", p.name, p.name),
+                format!(
+                    "@param {} is not used: the statement has no :{}",
+                    p.name, p.name
+                ),
             ));
         }
     }
@@ -328,7 +340,10 @@ fn parse_param(rest: &str, line: usize) -> Result<ParamDef, String> {
     let after = after.trim_start();
     // DECIMAL(p, s) may hold blanks: the type runs to its closing parenthesis.
     let type_end = if after.to_ascii_uppercase().starts_with("DECIMAL") && after.contains('(') {
-        after.find(')').map(|i| i + 1).ok_or("DECIMAL( without its )")?
+        after
+            .find(')')
+            .map(|i| i + 1)
+            .ok_or("DECIMAL( without its )")?
     } else {
         after.find(char::is_whitespace).unwrap_or(after.len())
     };
@@ -380,8 +395,7 @@ fn parse_default(ty: ParamType, value: &str) -> Result<Literal, String> {
             _ => Err("must be true or false".into()),
         },
         ParamType::Decimal { precision, scale } => {
-            check_decimal(unquoted.as_deref().unwrap_or(value), precision, scale)
-                .map(Literal::Text)
+            check_decimal(unquoted.as_deref().unwrap_or(value), precision, scale).map(Literal::Text)
         }
         ParamType::Date => {
             let v = unquoted.unwrap_or_else(|| value.to_string());
@@ -453,7 +467,8 @@ fn number(text: &str, len: usize) -> Option<u32> {
 pub fn check_date(text: &str) -> Result<(), String> {
     let bad = || format!("{text:?} is not a date YYYY-MM-DD");
     let mut parts = text.split('-');
-    let (Some(y), Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(bad());
     };
@@ -466,10 +481,16 @@ pub fn check_date(text: &str) -> Result<(), String> {
         4 | 6 | 9 | 11 => 30,
         2 if leap => 29,
         2 => 28,
-        _ => return Err(format!("{text:?} is out of range: month {m} does not exist")),
+        _ => {
+            return Err(format!(
+                "{text:?} is out of range: month {m} does not exist"
+            ))
+        }
     };
     if d == 0 || d > days {
-        return Err(format!("{text:?} is out of range: {y}-{m:02} has no day {d}"));
+        return Err(format!(
+            "{text:?} is out of range: {y}-{m:02} has no day {d}"
+        ));
     }
     Ok(())
 }
@@ -499,7 +520,8 @@ pub fn check_timestamp(text: &str) -> Result<(), String> {
     };
     let (hms, fraction) = time.split_once('.').unwrap_or((time, "0"));
     let mut parts = hms.split(':');
-    let (Some(h), Some(mi), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(mi), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(bad());
     };
@@ -510,7 +532,9 @@ pub fn check_timestamp(text: &str) -> Result<(), String> {
         return Err(bad());
     }
     if h > 23 || mi > 59 || s > 60 {
-        return Err(format!("{text:?} is out of range: no time {h:02}:{mi:02}:{s:02}"));
+        return Err(format!(
+            "{text:?} is out of range: no time {h:02}:{mi:02}:{s:02}"
+        ));
     }
     if let Some(zone) = zone {
         let sign_ok = zone.starts_with('+') || zone.starts_with('-');

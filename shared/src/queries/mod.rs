@@ -90,7 +90,10 @@ pub fn bind(q: &QueryDef, body: &Value) -> Result<Vec<Bound>, Vec<FieldError>> {
         Value::Null => &empty,
         Value::Object(o) => {
             for key in o.keys().filter(|k| *k != "parameters") {
-                errors.push(err(key.clone(), "unknown field; allowed: parameters".into()));
+                errors.push(err(
+                    key.clone(),
+                    "unknown field; allowed: parameters".into(),
+                ));
             }
             match o.get("parameters") {
                 None | Some(Value::Null) => &empty,
@@ -214,9 +217,7 @@ pub fn check_value(ty: ParamType, v: &Value) -> Result<Literal, String> {
             header::check_date(s).map(|_| Literal::Text(s.to_string()))
         }
         ParamType::Timestamp => {
-            let s = v
-                .as_str()
-                .ok_or_else(|| wrong("an RFC 3339 string"))?;
+            let s = v.as_str().ok_or_else(|| wrong("an RFC 3339 string"))?;
             header::check_timestamp(s).map(|_| Literal::Text(s.to_string()))
         }
     }

@@ -43,7 +43,11 @@ fn file_names_must_be_snake_case() {
     assert!(bad(&long, "-- @description d\nSELECT 1")
         .message
         .contains("must match"));
-    assert!(parse(&format!("a{}.sql", "b".repeat(63)), "-- @description d\nSELECT 1").is_ok());
+    assert!(parse(
+        &format!("a{}.sql", "b".repeat(63)),
+        "-- @description d\nSELECT 1"
+    )
+    .is_ok());
 }
 
 #[test]
@@ -51,41 +55,153 @@ fn each_malformed_line_is_named() {
     let cases: &[(&str, usize, &str)] = &[
         ("SELECT 1", 1, "no @description"),
         ("-- @description\nSELECT 1", 1, "needs a text"),
-        ("-- @description a\n-- @description b\nSELECT 1", 2, "second @description"),
-        ("-- @description a\n-- @cache soon\nSELECT 1", 2, "whole number"),
-        ("-- @description a\n-- @cache -1\nSELECT 1", 2, "whole number"),
-        ("-- @description a\n-- @cache 999999999\nSELECT 1", 2, "7 days"),
-        ("-- @description a\n-- @cache 1\n-- @cache 2\nSELECT 1", 3, "second @cache"),
-        ("-- @description a\n-- @scope team\nSELECT 1", 2, "user or app"),
-        ("-- @description a\n-- @scope app\n-- @scope user\nSELECT 1", 3, "second @scope"),
-        ("-- @description a\n-- @owner me\nSELECT 1", 2, "unknown declaration @owner"),
+        (
+            "-- @description a\n-- @description b\nSELECT 1",
+            2,
+            "second @description",
+        ),
+        (
+            "-- @description a\n-- @cache soon\nSELECT 1",
+            2,
+            "whole number",
+        ),
+        (
+            "-- @description a\n-- @cache -1\nSELECT 1",
+            2,
+            "whole number",
+        ),
+        (
+            "-- @description a\n-- @cache 999999999\nSELECT 1",
+            2,
+            "7 days",
+        ),
+        (
+            "-- @description a\n-- @cache 1\n-- @cache 2\nSELECT 1",
+            3,
+            "second @cache",
+        ),
+        (
+            "-- @description a\n-- @scope team\nSELECT 1",
+            2,
+            "user or app",
+        ),
+        (
+            "-- @description a\n-- @scope app\n-- @scope user\nSELECT 1",
+            3,
+            "second @scope",
+        ),
+        (
+            "-- @description a\n-- @owner me\nSELECT 1",
+            2,
+            "unknown declaration @owner",
+        ),
         ("-- @description a\n-- @param x\nSELECT :x", 2, "NAME TYPE"),
-        ("-- @description a\n-- @param X INT\nSELECT :X", 2, "must match"),
-        ("-- @description a\n-- @param x TEXT\nSELECT :x", 2, "unknown type"),
-        ("-- @description a\n-- @param x DECIMAL(0,0)\nSELECT :x", 2, "out of range"),
-        ("-- @description a\n-- @param x DECIMAL(39,2)\nSELECT :x", 2, "out of range"),
-        ("-- @description a\n-- @param x DECIMAL(5,6)\nSELECT :x", 2, "out of range"),
-        ("-- @description a\n-- @param x DECIMAL(5\nSELECT :x", 2, "DECIMAL("),
-        ("-- @description a\n-- @param x INT maybe 3\nSELECT :x", 2, "after the type"),
-        ("-- @description a\n-- @param x INT default\nSELECT :x", 2, "needs a value"),
-        ("-- @description a\n-- @param x INT default 3.5\nSELECT :x", 2, "not an integer"),
-        ("-- @description a\n-- @param x INT default 3000000000\nSELECT :x", 2, "out of range for INT"),
-        ("-- @description a\n-- @param x DOUBLE default abc\nSELECT :x", 2, "finite"),
-        ("-- @description a\n-- @param x BOOLEAN default yes\nSELECT :x", 2, "true or false"),
-        ("-- @description a\n-- @param x DECIMAL(4,2) default 123.4\nSELECT :x", 2, "out of range"),
-        ("-- @description a\n-- @param x DATE default 2026-02-30\nSELECT :x", 2, "no day 30"),
-        ("-- @description a\n-- @param x TIMESTAMP default 2026-01-01\nSELECT :x", 2, "not a timestamp"),
-        ("-- @description a\n-- @param x INT\n-- @param x INT\nSELECT :x", 3, "second @param x"),
+        (
+            "-- @description a\n-- @param X INT\nSELECT :X",
+            2,
+            "must match",
+        ),
+        (
+            "-- @description a\n-- @param x TEXT\nSELECT :x",
+            2,
+            "unknown type",
+        ),
+        (
+            "-- @description a\n-- @param x DECIMAL(0,0)\nSELECT :x",
+            2,
+            "out of range",
+        ),
+        (
+            "-- @description a\n-- @param x DECIMAL(39,2)\nSELECT :x",
+            2,
+            "out of range",
+        ),
+        (
+            "-- @description a\n-- @param x DECIMAL(5,6)\nSELECT :x",
+            2,
+            "out of range",
+        ),
+        (
+            "-- @description a\n-- @param x DECIMAL(5\nSELECT :x",
+            2,
+            "DECIMAL(",
+        ),
+        (
+            "-- @description a\n-- @param x INT maybe 3\nSELECT :x",
+            2,
+            "after the type",
+        ),
+        (
+            "-- @description a\n-- @param x INT default\nSELECT :x",
+            2,
+            "needs a value",
+        ),
+        (
+            "-- @description a\n-- @param x INT default 3.5\nSELECT :x",
+            2,
+            "not an integer",
+        ),
+        (
+            "-- @description a\n-- @param x INT default 3000000000\nSELECT :x",
+            2,
+            "out of range for INT",
+        ),
+        (
+            "-- @description a\n-- @param x DOUBLE default abc\nSELECT :x",
+            2,
+            "finite",
+        ),
+        (
+            "-- @description a\n-- @param x BOOLEAN default yes\nSELECT :x",
+            2,
+            "true or false",
+        ),
+        (
+            "-- @description a\n-- @param x DECIMAL(4,2) default 123.4\nSELECT :x",
+            2,
+            "out of range",
+        ),
+        (
+            "-- @description a\n-- @param x DATE default 2026-02-30\nSELECT :x",
+            2,
+            "no day 30",
+        ),
+        (
+            "-- @description a\n-- @param x TIMESTAMP default 2026-01-01\nSELECT :x",
+            2,
+            "not a timestamp",
+        ),
+        (
+            "-- @description a\n-- @param x INT\n-- @param x INT\nSELECT :x",
+            3,
+            "second @param x",
+        ),
         ("-- @description a\n-- nothing\n", 2, "no statement"),
-        ("-- @description a\nSELECT 1\n-- @cache 5", 3, "after the statement began"),
-        ("-- @description a\n-- @param x INT\nSELECT\n  :x, :y", 4, "placeholder :y has no @param"),
-        ("-- @description a\n-- @param x INT\n-- @param y INT\nSELECT :x", 3, "@param y is not used"),
+        (
+            "-- @description a\nSELECT 1\n-- @cache 5",
+            3,
+            "after the statement began",
+        ),
+        (
+            "-- @description a\n-- @param x INT\nSELECT\n  :x, :y",
+            4,
+            "placeholder :y has no @param",
+        ),
+        (
+            "-- @description a\n-- @param x INT\n-- @param y INT\nSELECT :x",
+            3,
+            "@param y is not used",
+        ),
     ];
     for (text, line, needle) in cases {
         let e = bad("q.sql", text);
         assert_eq!(e.line, *line, "{text:?}: {e}");
         assert!(e.message.contains(needle), "{text:?}: {e}");
-        assert!(e.to_string().starts_with(&format!("sql/queries/q.sql:{line}: ")), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("sql/queries/q.sql:{line}: ")),
+            "{e}"
+        );
     }
 }
 
@@ -96,7 +212,11 @@ fn types_and_defaults() {
         "-- @description t\n-- @param a BIGINT default -9000000000\n-- @param b DOUBLE default 2.5\n-- @param c decimal( 10 , 2 ) default 012.50\n-- @param d BOOLEAN default TRUE\n-- @param e DATE default 2024-02-29\n-- @param f TIMESTAMP default 2026-01-31T12:00:00.5+01:00\n-- @param g STRING default 'it''s here'\nSELECT :a,:b,:c,:d,:e,:f,:g",
     )
     .unwrap();
-    let d: Vec<_> = q.params.iter().map(|p| p.default.clone().unwrap()).collect();
+    let d: Vec<_> = q
+        .params
+        .iter()
+        .map(|p| p.default.clone().unwrap())
+        .collect();
     assert_eq!(d[0], Literal::Int(-9_000_000_000));
     assert_eq!(d[1], Literal::Float(2.5));
     assert_eq!(q.params[2].ty.sql_name(), "DECIMAL(10,2)");
@@ -105,7 +225,10 @@ fn types_and_defaults() {
     assert_eq!(d[4], Literal::Text("2024-02-29".into()));
     assert_eq!(d[6], Literal::Text("it's here".into()));
     assert_eq!(describe(&q)["parameters"][2]["default"], json!("12.5"));
-    assert_eq!(describe(&q)["parameters"][0]["default"], json!(-9_000_000_000i64));
+    assert_eq!(
+        describe(&q)["parameters"][0]["default"],
+        json!(-9_000_000_000i64)
+    );
 }
 
 #[test]
@@ -150,8 +273,23 @@ fn binding_takes_defaults_and_null() {
         &json!({"parameters": {"i": -1, "m": "-123.45", "x": 1e3, "b": true, "day": "2024-02-29", "at": "2026-05-01 10:00:00Z"}}),
     )
     .unwrap();
-    let values: Vec<_> = b.iter().map(|x| x.value.clone().unwrap_or_default()).collect();
-    assert_eq!(values, ["-1", "1", "1000", "-123.45", "true", "2024-02-29", "2026-05-01 10:00:00Z", "z"]);
+    let values: Vec<_> = b
+        .iter()
+        .map(|x| x.value.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        values,
+        [
+            "-1",
+            "1",
+            "1000",
+            "-123.45",
+            "true",
+            "2024-02-29",
+            "2026-05-01 10:00:00Z",
+            "z"
+        ]
+    );
 }
 
 #[test]
@@ -181,11 +319,16 @@ fn every_problem_is_listed() {
     assert_eq!(problems.len(), 10, "{problems:?}");
     let range = fields(json!({"parameters": {"i": 2147483648i64, "big": 1e30, "m": "0.001"}}));
     assert_eq!(range.len(), 3, "{range:?}");
-    assert!(range.iter().all(|(_, m)| m.contains("out of range")), "{range:?}");
+    assert!(
+        range.iter().all(|(_, m)| m.contains("out of range")),
+        "{range:?}"
+    );
     let frac = fields(json!({"parameters": {"i": 1.5}}));
     assert!(frac[0].1.contains("wrong type"));
     assert!(fields(json!([1]))[0].0 == "body");
-    assert!(fields(json!({"parameters": [1]})).iter().any(|(f, _)| f == "parameters"));
+    assert!(fields(json!({"parameters": [1]}))
+        .iter()
+        .any(|(f, _)| f == "parameters"));
 }
 
 #[test]
@@ -213,7 +356,9 @@ fn shipped_queries() {
         .filter(|q| q.sql.contains("system.information_schema"))
         .collect();
     assert!(info.len() >= 2);
-    assert!(info.iter().any(|q| !q.params.is_empty() && q.cache_seconds > 0));
+    assert!(info
+        .iter()
+        .any(|q| !q.params.is_empty() && q.cache_seconds > 0));
     assert!(all().windows(2).all(|w| w[0].name < w[1].name));
     assert!(by_name("tables_in_schema").is_some());
     assert!(by_name("nope").is_none());
