@@ -22,6 +22,7 @@ mod http_server;
 mod lakebase;
 mod metrics_api;
 mod model_serving;
+mod queries;
 mod static_files;
 mod streaming;
 mod unity_catalog;

@@ -370,14 +370,16 @@ fn failed_statements_map_to_404_403_and_400() {
 #[test]
 fn a_configured_warehouse_is_used_as_is() {
     let fake = FakeWorkspace::start();
-    let server = TestServer::with_workspace(&fake, &[("DATABRICKS_WAREHOUSE_ID", "wh-stopped")]);
+    let server = TestServer::with_workspace(&fake, &[("DATABRICKS_WAREHOUSE_ID", "wh-running")]);
     let r = get_as(
         &server.url("/api/unity-catalog/query?catalog=main&schema=sales&table=orders&limit=1"),
         scim::ALICE,
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["warehouse_id"], "wh-stopped");
+    assert_eq!(r.json()["warehouse_id"], "wh-running");
+    // Not listed: only its state is read (a stopped one is started first, see tests/queries.rs).
     assert_eq!(fake.total_calls(WAREHOUSES), 0);
+    assert_eq!(fake.total_calls("/api/2.0/sql/warehouses/wh-running"), 1);
 
     let missing = TestServer::with_workspace(&fake, &[("DATABRICKS_WAREHOUSE_ID", "wh-gone")]);
     let r = get_as(

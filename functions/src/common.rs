@@ -337,9 +337,11 @@ pub async fn run_table_query(ctx: &Ctx, q: TableQuery) -> Result<Response, ApiEr
     let client = &ctx.state.databricks;
     let started = Instant::now();
     let executed_at = util::now_rfc3339();
-    let warehouse_id =
+    let warehouse =
         statements::select_warehouse(client, token, ctx.state.config.warehouse_id.as_deref())
             .await?;
+    statements::ensure_running(client, token, &warehouse).await?;
+    let warehouse_id = warehouse.id;
     let table = quoted_table(&q.catalog, &q.schema, &q.table);
     let sql = format!(
         "SELECT * FROM {table} LIMIT {} OFFSET {}",

@@ -35,6 +35,8 @@ pub mod ping;
 pub mod preferences_delete;
 pub mod preferences_list;
 pub mod preferences_upsert;
+pub mod queries_list;
+pub mod queries_run;
 pub mod ready;
 pub mod uc_catalogs;
 pub mod uc_query;
@@ -70,6 +72,8 @@ pub const ALL: &[Function] = &[
     preferences_list::FUNCTION,
     preferences_upsert::FUNCTION,
     preferences_delete::FUNCTION,
+    queries_list::FUNCTION,
+    queries_run::FUNCTION,
     usage_events_create::FUNCTION,
     usage_count::FUNCTION,
     genie_spaces_list::FUNCTION,

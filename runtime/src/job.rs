@@ -285,6 +285,7 @@ async fn run_transaction(client: &mut Client) -> Result<serde_json::Value, JobEr
             "aggregated_users_deleted": retention.get::<_, i64>("users_deleted"),
             "inference_logs_deleted": retention.get::<_, i64>("inference_logs_deleted"),
             "detection_events_deleted": retention.get::<_, i64>("detection_events_deleted"),
+            "query_cache_deleted": retention.get::<_, i64>("query_cache_deleted"),
         },
     }))
 }

@@ -14,6 +14,7 @@
 //! * `db`         — Lakebase: pool, credentials, TLS, migrations, health check, table helpers.
 //! * `metrics`    — Prometheus counters, and the bounded queue + batch writer that store every
 //!   `/api/*` request in Lakebase (SPEC §7).
+//! * `queries`    — the named SQL queries of `sql/queries/`, their parameter checks and cache.
 //! * `secret`     — `Secret`, a string that never prints.
 //! * `util`       — UUIDs, hashing, base64, RFC 3339 times, percent-decoding.
 //!
@@ -26,6 +27,7 @@ pub mod error;
 pub mod function;
 pub mod identity;
 pub mod metrics;
+pub mod queries;
 pub mod secret;
 pub mod sql_text;
 pub mod state;

@@ -20,6 +20,8 @@ pub struct AppState {
     pub db_error: Option<String>,
     /// Request counters for `/metrics`, and the queue the metrics writer drains.
     pub metrics: Metrics,
+    /// The named queries' result cache (in memory without Lakebase) and single-flight table.
+    pub query_cache: crate::queries::cache::QueryCache,
     pub started: Instant,
     /// Set once the server serves; `is_ready` also waits for migrations.
     ready: AtomicBool,
@@ -43,6 +45,7 @@ impl AppState {
             databricks,
             identities: IdentityCache::new(),
             metrics: Metrics::new(db.is_some()),
+            query_cache: crate::queries::cache::QueryCache::new(),
             db,
             db_error,
             started: Instant::now(),

@@ -102,6 +102,8 @@ export const ROUTES = Object.freeze({
   preferencesList: { name: "preferences_list", method: "GET", path: "/api/preferences", auth: "user" },
   preferencesUpsert: { name: "preferences_upsert", method: "POST", path: "/api/preferences", auth: "user" },
   preferencesDelete: { name: "preferences_delete", method: "DELETE", path: "/api/preferences/{preference_key}", auth: "user" },
+  queriesList: { name: "queries_list", method: "GET", path: "/api/queries", auth: "user" },
+  queriesRun: { name: "queries_run", method: "POST", path: "/api/queries/{name}", auth: "user" },
   usageEventsCreate: { name: "usage_events_create", method: "POST", path: "/api/v1/metrics/usage-events", auth: "user" },
   usageCount: { name: "usage_count", method: "GET", path: "/api/v1/metrics/usage/count", auth: "user" },
   genieSpacesList: { name: "genie_spaces_list", method: "GET", path: "/api/genie/spaces", auth: "user" },
@@ -298,6 +300,24 @@ export function preferencesUpsert(body, init) {
  */
 export function preferencesDelete(preferenceKey, init) {
   return call("DELETE", "/api/preferences/" + segment(preferenceKey), undefined, undefined, init);
+}
+
+/**
+ * GET /api/queries (user): List the named SQL queries and their parameters
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function queriesList(init) {
+  return call("GET", "/api/queries", undefined, undefined, init);
+}
+
+/**
+ * POST /api/queries/{name} (user): Run a named SQL query with typed parameters (cached per its file)
+ * @param {string} name path parameter `name`
+ * @param {object} body the JSON request body
+ * @param {{signal?: AbortSignal}} [init]
+ */
+export function queriesRun(name, body, init) {
+  return call("POST", "/api/queries/" + segment(name), body, undefined, init);
 }
 
 /**

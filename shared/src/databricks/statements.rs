@@ -46,6 +46,17 @@ pub struct StatementResult {
     pub columns: Vec<Column>,
     /// Cells typed from the manifest (`typed_cell`).
     pub rows: Vec<Vec<Value>>,
+    /// The warehouse stopped at the statement's `row_limit` (`manifest.truncated`).
+    pub truncated: bool,
+}
+
+/// What to run: the text, its named `parameters` (`{"name","value","type"}`, never
+/// interpolated into the text) and an optional row limit.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StatementSpec<'a> {
+    pub statement: &'a str,
+    pub parameters: &'a [Value],
+    pub row_limit: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -73,6 +84,8 @@ struct StatusError {
 struct Manifest {
     #[serde(default)]
     schema: ManifestSchema,
+    #[serde(default)]
+    truncated: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -107,6 +120,16 @@ struct WarehouseList {
 struct Warehouse {
     id: Option<String>,
     state: Option<String>,
+}
+
+/// How long a client should wait before asking again while a warehouse starts.
+pub const WAREHOUSE_RETRY_AFTER: u64 = 10;
+
+/// A warehouse to run on, with its state when the listing told it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChosenWarehouse {
+    pub id: String,
+    pub state: Option<String>,
 }
 
 /// How a cell's string is turned into JSON (SPEC §6.2).
@@ -175,13 +198,16 @@ pub async fn select_warehouse(
     client: &Arc<DatabricksClient>,
     token: &Secret,
     configured: Option<&str>,
-) -> Result<String, ApiError> {
+) -> Result<ChosenWarehouse, ApiError> {
     if let Some(id) = configured {
-        return Ok(id.to_string());
+        return Ok(ChosenWarehouse {
+            id: id.to_string(),
+            state: None,
+        });
     }
     let deadline = Deadline::after(Duration::from_secs(15));
     let mut page_token: Option<String> = None;
-    let mut first: Option<String> = None;
+    let mut first: Option<ChosenWarehouse> = None;
     for _ in 0..1000 {
         let path = match &page_token {
             Some(t) => format!("{WAREHOUSES}?page_token={}", percent_encode(t)),
@@ -217,10 +243,18 @@ pub async fn select_warehouse(
                 continue;
             };
             match state.as_str() {
-                "RUNNING" => return Ok(id),
+                "RUNNING" => {
+                    return Ok(ChosenWarehouse {
+                        id,
+                        state: Some(state),
+                    })
+                }
                 "DELETING" | "DELETED" => {}
                 _ => {
-                    first.get_or_insert(id);
+                    first.get_or_insert(ChosenWarehouse {
+                        id,
+                        state: Some(state).filter(|s| !s.is_empty()),
+                    });
                 }
             }
         }
@@ -237,6 +271,99 @@ pub async fn select_warehouse(
     })
 }
 
+/// Cold start: a `STOPPED` warehouse is asked to start and the answer is 503
+/// `WAREHOUSE_STARTING` with `retry_after` (no waiting, no statement sent); while it is
+/// `STARTING` (or `STOPPING`, after which the next try starts it) the same without asking
+/// again. `RUNNING` (or a state the API did not give) goes ahead. The state comes from the
+/// listing when it gave one, else from `GET /api/2.0/sql/warehouses/{id}`.
+pub async fn ensure_running(
+    client: &Arc<DatabricksClient>,
+    token: &Secret,
+    warehouse: &ChosenWarehouse,
+) -> Result<(), ApiError> {
+    let deadline = Deadline::after(Duration::from_secs(15));
+    let path = format!("{WAREHOUSES}/{}", percent_encode(&warehouse.id));
+    let state = match &warehouse.state {
+        Some(s) => s.clone(),
+        None => {
+            let response = retry::call(
+                client,
+                "sql",
+                Method::Get,
+                &path,
+                token,
+                None,
+                deadline,
+                Policy::TRANSIENT,
+            )
+            .await
+            .map_err(|f| warehouse_failure(&f, &warehouse.id))?;
+            let w: Warehouse = serde_json::from_slice(&response.body).map_err(|e| {
+                ApiError::new(
+                    ErrorCode::UpstreamError,
+                    "The SQL warehouse came back in a shape brickbox cannot read.",
+                )
+                .with_internal(e.to_string())
+            })?;
+            w.state.unwrap_or_default()
+        }
+    };
+    let starting = |message: String| {
+        ApiError::new(ErrorCode::WarehouseStarting, message).with_retry_after(WAREHOUSE_RETRY_AFTER)
+    };
+    match state.as_str() {
+        "STOPPED" => {
+            retry::call(
+                client,
+                "sql",
+                Method::Post,
+                &format!("{path}/start"),
+                token,
+                Some(b"{}"),
+                deadline,
+                Policy::RATE_LIMIT_ONLY,
+            )
+            .await
+            .map_err(|f| warehouse_failure(&f, &warehouse.id))?;
+            log::info!("SQL warehouse {} was stopped: asked it to start", warehouse.id);
+            Err(starting(format!(
+                "SQL warehouse {:?} was stopped and is starting now; try again in {WAREHOUSE_RETRY_AFTER} s.",
+                warehouse.id
+            )))
+        }
+        "STARTING" => Err(starting(format!(
+            "SQL warehouse {:?} is starting; try again in {WAREHOUSE_RETRY_AFTER} s.",
+            warehouse.id
+        ))),
+        "STOPPING" => Err(starting(format!(
+            "SQL warehouse {:?} is stopping; it will be started when you try again in {WAREHOUSE_RETRY_AFTER} s.",
+            warehouse.id
+        ))),
+        "DELETING" | "DELETED" => Err(ApiError::new(
+            ErrorCode::WarehouseUnavailable,
+            format!("SQL warehouse {:?} is deleted and cannot run queries.", warehouse.id),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn warehouse_failure(failure: &Failure, warehouse_id: &str) -> ApiError {
+    match failure {
+        Failure::Upstream {
+            error: UpstreamError::Api { status: 404, .. },
+            ..
+        } => ApiError::new(
+            ErrorCode::WarehouseUnavailable,
+            format!("SQL warehouse {warehouse_id:?} does not exist or is not visible to you."),
+        ),
+        Failure::Upstream { error, .. } => map_upstream_error(error, WHAT),
+        Failure::DeadlineExceeded { .. } => ApiError::new(
+            ErrorCode::ServiceUnavailable,
+            "The SQL warehouse did not answer in time; try again shortly.",
+        ),
+    }
+}
+
 /// Run one statement to completion within `budget`: submit, poll, follow every chunk.
 /// On expiry the statement is cancelled and the answer is 504 `QUERY_TIMEOUT`.
 pub async fn execute(
@@ -246,6 +373,28 @@ pub async fn execute(
     statement: &str,
     budget: Duration,
 ) -> Result<StatementResult, ApiError> {
+    execute_spec(
+        client,
+        token,
+        warehouse_id,
+        StatementSpec {
+            statement,
+            ..StatementSpec::default()
+        },
+        budget,
+    )
+    .await
+}
+
+/// `execute` with parameters and a row limit.
+pub async fn execute_spec(
+    client: &Arc<DatabricksClient>,
+    token: &Secret,
+    warehouse_id: &str,
+    spec: StatementSpec<'_>,
+    budget: Duration,
+) -> Result<StatementResult, ApiError> {
+    let statement = spec.statement;
     let deadline = Deadline::after(budget);
     // The server may hold the submit for up to `wait_timeout` ("0s" or 5–50 s); keep it well
     // inside our own budget so there is time left to poll and cancel.
@@ -255,15 +404,21 @@ pub async fn execute(
     } else {
         "0s".into()
     };
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "statement": statement,
         "warehouse_id": warehouse_id,
         "wait_timeout": wait_timeout,
         "on_wait_timeout": "CONTINUE",
         "disposition": "INLINE",
         "format": "JSON_ARRAY",
-    })
-    .to_string();
+    });
+    if !spec.parameters.is_empty() {
+        body["parameters"] = Value::from(spec.parameters.to_vec());
+    }
+    if let Some(limit) = spec.row_limit {
+        body["row_limit"] = Value::from(limit);
+    }
+    let body = body.to_string();
     // A submission is not idempotent: only a 429 (refused before it ran) is sent again.
     let submitted = retry::call(
         client,
@@ -328,10 +483,9 @@ pub async fn execute(
             Err(Failure::Upstream { error, .. }) => return Err(map_upstream_error(&error, WHAT)),
         };
     }
-    let columns: Vec<Column> = response
-        .manifest
-        .take()
-        .unwrap_or_default()
+    let manifest = response.manifest.take().unwrap_or_default();
+    let mut truncated = manifest.truncated.unwrap_or(false);
+    let columns: Vec<Column> = manifest
         .schema
         .columns
         .into_iter()
@@ -353,6 +507,10 @@ pub async fn execute(
             ));
         }
         for row in chunk.data_array.take().unwrap_or_default() {
+            if spec.row_limit.is_some_and(|limit| rows.len() >= limit) {
+                truncated = true;
+                break;
+            }
             rows.push(
                 row.into_iter()
                     .enumerate()
@@ -370,6 +528,10 @@ pub async fn execute(
             ),
             _ => break,
         };
+        if spec.row_limit.is_some_and(|limit| rows.len() >= limit) {
+            truncated = true;
+            break;
+        }
         chunks += 1;
         if chunks > 100_000 {
             return Err(ApiError::new(
@@ -406,6 +568,7 @@ pub async fn execute(
         statement_id: id,
         columns,
         rows,
+        truncated,
     })
 }
 

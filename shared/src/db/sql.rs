@@ -30,6 +30,8 @@ pub const METRICS_SESSION: &str = sql!("metrics_session.sql");
 pub const ADVISORY_XACT_TRY_LOCK: &str = sql!("advisory_xact_try_lock.sql");
 pub const SUMMARIES_PRUNE: &str = sql!("summaries_prune.sql");
 pub const SUMMARIES_BUILD: &str = sql!("summaries_build.sql");
+pub const QUERY_CACHE_GET: &str = sql!("query_cache_get.sql");
+pub const QUERY_CACHE_PUT: &str = sql!("query_cache_put.sql");
 
 /// The schema migrations, in order. A new migration is a new file in `sql/migrations/` and one
 /// line here; an applied migration is never edited (its checksum is recorded).
@@ -50,5 +52,11 @@ pub const MIGRATIONS: &[super::migrate::Migration] = &[
         version: 3,
         name: "0003_summaries.sql",
         sql: migration!("migrations/0003_summaries.sql"),
+    },
+    // The named queries' result cache (issue 15).
+    super::migrate::Migration {
+        version: 4,
+        name: "0004_query_cache.sql",
+        sql: migration!("migrations/0004_query_cache.sql"),
     },
 ];

@@ -2,10 +2,15 @@
 //! warehouse (on two pages), statements that go PENDING → RUNNING → SUCCEEDED over polls,
 //! results split into two chunks linked by `next_chunk_index` / `next_chunk_internal_link`,
 //! every cell a string or null, SQL errors as HTTP 200 with `state: FAILED`, and cancel.
+//! Named parameters (`parameters: [{name, value, type}]`) are recorded and bound: a `:name`
+//! marker without its parameter fails as `UNBOUND_SQL_PARAMETER`, a non-string value is a 400.
+//! `system.information_schema` queries are answered from the fake's tables. A warehouse can be
+//! started (`POST …/{id}/start`): STOPPED → STARTING → RUNNING after `start_takes`.
 
 use super::{FakeRequest, FakeResponse};
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 /// A table the fake can SELECT from: `(name, type_name)` columns and string cells.
 #[derive(Clone)]
@@ -21,6 +26,8 @@ pub struct Statement {
     pub polls_left: usize,
     pub outcome: Outcome,
     pub cancelled: bool,
+    /// `row_limit` cut the rows (`manifest.truncated`).
+    pub truncated: bool,
 }
 
 #[derive(Clone)]
@@ -47,7 +54,48 @@ pub struct SqlState {
     pub received: Vec<String>,
     /// Polls answered PENDING/RUNNING before a statement's final state (0: final at submit).
     pub polls_before_done: usize,
+    /// The `parameters` of every statement received, in order (Null when none were sent).
+    pub received_parameters: Vec<Value>,
+    /// Every `POST /api/2.0/sql/warehouses/{id}/start`, by id.
+    pub starts: Vec<String>,
+    /// How long a started warehouse stays STARTING.
+    pub start_takes: Duration,
+    /// Warehouses STARTING since when.
+    starting: HashMap<String, Instant>,
     next_id: u64,
+}
+
+impl SqlState {
+    /// Flip STARTING warehouses whose start time has passed to RUNNING.
+    fn advance(&mut self) {
+        let now = Instant::now();
+        let takes = self.start_takes;
+        let done: Vec<String> = self
+            .starting
+            .iter()
+            .filter(|(_, since)| now.duration_since(**since) >= takes)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in done {
+            self.starting.remove(&id);
+            self.set_state(&id, "RUNNING");
+        }
+    }
+
+    pub fn set_state(&mut self, id: &str, state: &str) {
+        for w in &mut self.warehouses {
+            if w["id"] == id {
+                w["state"] = json!(state);
+            }
+        }
+    }
+
+    pub fn warehouse_state(&self, id: &str) -> Option<String> {
+        self.warehouses
+            .iter()
+            .find(|w| w["id"] == id)
+            .and_then(|w| w["state"].as_str().map(String::from))
+    }
 }
 
 fn orders() -> TableData {
@@ -124,6 +172,10 @@ impl Default for SqlState {
             statements: HashMap::new(),
             received: Vec::new(),
             polls_before_done: 2,
+            received_parameters: Vec::new(),
+            starts: Vec::new(),
+            start_takes: Duration::from_millis(300),
+            starting: HashMap::new(),
             next_id: 0,
         }
     }
@@ -131,6 +183,32 @@ impl Default for SqlState {
 
 pub fn route(state: &mut SqlState, req: &FakeRequest) -> Option<FakeResponse> {
     let path = req.path.as_str();
+    state.advance();
+    if let Some(rest) = path.strip_prefix("/api/2.0/sql/warehouses/") {
+        let (id, action) = rest.split_once('/').unwrap_or((rest, ""));
+        let Some(current) = state.warehouse_state(id) else {
+            return Some(FakeResponse::error(
+                404,
+                "RESOURCE_DOES_NOT_EXIST",
+                &format!("Warehouse {id} does not exist."),
+            ));
+        };
+        return Some(match (req.method.as_str(), action) {
+            ("GET", "") => {
+                let w = state.warehouses.iter().find(|w| w["id"] == id).cloned();
+                FakeResponse::json(200, w.unwrap_or_default())
+            }
+            ("POST", "start") => {
+                state.starts.push(id.to_string());
+                if current == "STOPPED" {
+                    state.set_state(id, "STARTING");
+                    state.starting.insert(id.to_string(), Instant::now());
+                }
+                FakeResponse::json(200, json!({}))
+            }
+            _ => FakeResponse::error(404, "ENDPOINT_NOT_FOUND", "No such warehouse action"),
+        });
+    }
     if req.method == "GET" && path == "/api/2.0/sql/warehouses" {
         // One warehouse per page, so selection has to follow the token.
         let i: usize = req
@@ -184,12 +262,14 @@ fn unknown(id: &str) -> FakeResponse {
 
 fn submit(state: &mut SqlState, req: &FakeRequest) -> FakeResponse {
     let body = req.json();
+    let mut truncated = false;
     let sql = body["statement"].as_str().unwrap_or_default().to_string();
     let warehouse_id = body["warehouse_id"]
         .as_str()
         .unwrap_or_default()
         .to_string();
     state.received.push(sql.clone());
+    state.received_parameters.push(body["parameters"].clone());
     if !state
         .warehouses
         .iter()
@@ -201,7 +281,28 @@ fn submit(state: &mut SqlState, req: &FakeRequest) -> FakeResponse {
             &format!("Warehouse {warehouse_id} does not exist."),
         );
     }
-    let outcome = outcome_of(state, &sql);
+    let params = match bind_parameters(&body["parameters"]) {
+        Ok(p) => p,
+        Err(message) => return FakeResponse::error(400, "INVALID_PARAMETER_VALUE", &message),
+    };
+    let mut outcome = match unbound(&sql, &params) {
+        Some(name) => failed(
+            "BAD_REQUEST",
+            &format!("[UNBOUND_SQL_PARAMETER] Found the unbound parameter: {name}. Please, fix `args` and provide a mapping of the parameter to either a SQL literal or collection constructor functions such as `map()`, `array()`, `struct()`. SQLSTATE: 42P02"),
+        ),
+        None if sql.contains("system.information_schema") => information_schema(state, &sql, &params),
+        None if sql.contains("current_version()") => Outcome::Rows(TableData {
+            columns: vec![("dbsql_version".into(), "STRING".into()), ("dbr_version".into(), "STRING".into())],
+            rows: vec![vec![Some("2026.10".into()), Some("17.3".into())]],
+        }),
+        None => outcome_of(state, &sql),
+    };
+    if let (Some(limit), Outcome::Rows(data)) = (body["row_limit"].as_u64(), &mut outcome) {
+        if data.rows.len() > limit as usize {
+            data.rows.truncate(limit as usize);
+            truncated = true;
+        }
+    }
     state.next_id += 1;
     let id = format!("01ef-{:04}-stmt", state.next_id);
     let st = Statement {
@@ -210,6 +311,7 @@ fn submit(state: &mut SqlState, req: &FakeRequest) -> FakeResponse {
         polls_left: state.polls_before_done,
         outcome,
         cancelled: false,
+        truncated,
     };
     let rendered = render(&id, &st);
     state.statements.insert(id, st);
@@ -273,6 +375,139 @@ fn outcome_of(state: &SqlState, sql: &str) -> Outcome {
         columns: data.columns.clone(),
         rows: data.rows.iter().skip(offset).take(limit).cloned().collect(),
     })
+}
+
+/// `parameters` as the API takes them: each `{name, value?: string|null, type?}`.
+fn bind_parameters(parameters: &Value) -> Result<HashMap<String, Option<String>>, String> {
+    let mut out = HashMap::new();
+    let Some(list) = parameters.as_array() else {
+        return Ok(out);
+    };
+    for p in list {
+        let Some(name) = p["name"].as_str() else {
+            return Err("A parameter has no name.".into());
+        };
+        let value = match &p["value"] {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            other => {
+                return Err(format!(
+                    "Parameter {name}: value must be a string, got {other}."
+                ))
+            }
+        };
+        if !p["type"].is_null() && !p["type"].is_string() {
+            return Err(format!("Parameter {name}: type must be a string."));
+        }
+        out.insert(name.to_string(), value);
+    }
+    Ok(out)
+}
+
+/// The first `:name` marker (outside quotes) without a parameter.
+fn unbound(sql: &str, params: &HashMap<String, Option<String>>) -> Option<String> {
+    let mut quote: Option<char> = None;
+    let chars: Vec<char> = sql.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' || c == '`' => quote = Some(c),
+            None if c == ':' && chars.get(i + 1) == Some(&':') => i += 1,
+            None if c == ':'
+                && chars
+                    .get(i + 1)
+                    .is_some_and(|n| n.is_ascii_alphabetic() || *n == '_') =>
+            {
+                let name: String = chars[i + 1..]
+                    .iter()
+                    .take_while(|n| n.is_ascii_alphanumeric() || **n == '_')
+                    .collect();
+                if !params.contains_key(&name) {
+                    return Some(name);
+                }
+            }
+            None => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// `system.information_schema` over the fake's tables: `catalogs`, `tables` (filtered by the
+/// `catalog` and `schema` parameters), and the version query.
+fn information_schema(
+    state: &SqlState,
+    sql: &str,
+    params: &HashMap<String, Option<String>>,
+) -> Outcome {
+    let cols = |names: &[(&str, &str)]| -> Vec<(String, String)> {
+        names
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect()
+    };
+    let mut keys: Vec<&String> = state.tables.keys().collect();
+    keys.sort();
+    if sql.contains("information_schema.catalogs") {
+        let mut catalogs: Vec<String> = keys
+            .iter()
+            .map(|k| k.split('.').next().unwrap_or_default().to_string())
+            .collect();
+        catalogs.dedup();
+        return Outcome::Rows(TableData {
+            columns: cols(&[
+                ("catalog_name", "STRING"),
+                ("catalog_owner", "STRING"),
+                ("comment", "STRING"),
+                ("created", "TIMESTAMP"),
+            ]),
+            rows: catalogs
+                .into_iter()
+                .map(|c| {
+                    vec![
+                        Some(c),
+                        Some("admins".into()),
+                        None,
+                        Some("2026-01-01T00:00:00.000Z".into()),
+                    ]
+                })
+                .collect(),
+        });
+    }
+    if sql.contains("information_schema.tables") {
+        let get = |n: &str| params.get(n).cloned().flatten().unwrap_or_default();
+        let prefix = format!("{}.{}.", get("catalog"), get("schema"));
+        let max: usize = get("max_rows").parse().unwrap_or(usize::MAX);
+        return Outcome::Rows(TableData {
+            columns: cols(&[
+                ("table_name", "STRING"),
+                ("table_type", "STRING"),
+                ("table_owner", "STRING"),
+                ("comment", "STRING"),
+                ("created", "TIMESTAMP"),
+                ("last_altered", "TIMESTAMP"),
+            ]),
+            rows: keys
+                .iter()
+                .filter_map(|k| k.strip_prefix(&prefix))
+                .take(max)
+                .map(|t| {
+                    vec![
+                        Some(t.to_string()),
+                        Some("MANAGED".into()),
+                        Some("admins".into()),
+                        None,
+                        Some("2026-01-02T00:00:00.000Z".into()),
+                        Some("2026-01-03T00:00:00.000Z".into()),
+                    ]
+                })
+                .collect(),
+        });
+    }
+    failed("BAD_REQUEST", "[TABLE_OR_VIEW_NOT_FOUND] The fake knows only catalogs and tables of system.information_schema. SQLSTATE: 42P01")
 }
 
 fn failed(code: &str, message: &str) -> Outcome {
@@ -350,7 +585,7 @@ fn render(id: &str, st: &Statement) -> Value {
                     "total_chunk_count": all.len(),
                     "chunks": all.iter().enumerate().map(|(i, (s, e))| json!({"chunk_index": i, "row_offset": s, "row_count": e - s})).collect::<Vec<_>>(),
                     "total_row_count": data.rows.len(),
-                    "truncated": false,
+                    "truncated": st.truncated,
                 },
                 "result": chunk(id, data, 0),
             })
