@@ -118,10 +118,8 @@ impl QueryCache {
         };
         let read = async {
             let client = db.get().await?;
-            client
-                .query_opt(sql::QUERY_CACHE_GET, &[&key])
-                .await
-                .map_err(crate::db::query_error)
+            let rows = client.query(sql::QUERY_CACHE_GET, &[&key]).await?;
+            Ok::<_, ApiError>(rows.into_iter().next())
         };
         match tokio::time::timeout(DB_BUDGET, read).await {
             Ok(Ok(row)) => row.map(|r| Arc::new(r.get::<_, String>(0).into_bytes())),
@@ -163,7 +161,6 @@ impl QueryCache {
                     &[&key, &query_name, &user_id, &text, &seconds],
                 )
                 .await
-                .map_err(crate::db::query_error)
         };
         match tokio::time::timeout(DB_BUDGET, write).await {
             Ok(Ok(_)) => {}
