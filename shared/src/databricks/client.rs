@@ -263,6 +263,21 @@ impl DatabricksClient {
         result
     }
 
+    /// Count one call made outside this client (a streamed invocation), under the same
+    /// `(service, outcome)` labels as `finish`.
+    pub(crate) fn count_outcome(&self, service: &'static str, error: Option<&UpstreamError>) {
+        let outcome = match error {
+            None => "ok",
+            Some(UpstreamError::Api { status, .. }) if *status < 500 => "client_error",
+            Some(UpstreamError::Api { .. }) => "server_error",
+            Some(UpstreamError::Transport { timeout: true, .. }) => "timeout",
+            Some(_) => "transport_error",
+        };
+        if let Ok(mut counts) = self.counts.lock() {
+            *counts.entry((service, outcome)).or_insert(0) += 1;
+        }
+    }
+
     /// Snapshot of `(service, outcome) → count`, for `/metrics`.
     pub fn counts(&self) -> Vec<((&'static str, &'static str), u64)> {
         let mut v: Vec<_> = self

@@ -9,6 +9,8 @@
 //! * `statements`    — SQL statement execution: warehouse choice, polling, chunks, typed cells.
 //! * `serving`       — Model Serving: endpoint state and type, invocation.
 //! * `serving_schema` — input-schema detection of serving endpoints.
+//! * `serving_stream` — streamed chat with serving endpoints: formats, request bodies, events.
+//! * `stream_client` — a small async HTTP/1.1 client for upstream answers read as a stream.
 
 pub mod client;
 pub mod genie;
@@ -16,7 +18,9 @@ pub mod files;
 pub mod retry;
 pub mod serving;
 pub mod serving_schema;
+pub mod serving_stream;
 pub mod statements;
+pub mod stream_client;
 pub mod unity_catalog;
 
 pub use client::*;

@@ -29,6 +29,11 @@ impl Deadline {
         self.end.saturating_duration_since(Instant::now())
     }
 
+    /// The point in time itself (for `tokio::time::timeout_at` and friends).
+    pub fn end(&self) -> Instant {
+        self.end
+    }
+
     pub fn expired(&self) -> bool {
         self.remaining().is_zero()
     }
@@ -143,6 +148,30 @@ pub async fn call(
     deadline: Deadline,
     policy: Policy,
 ) -> Result<UpstreamResponse, Failure> {
+    run(deadline, policy, |remaining| {
+        let client = Arc::clone(client);
+        let (path, token, body) = (path.to_string(), token.clone(), body.map(<[u8]>::to_vec));
+        async move {
+            client
+                .call(service, method, path, token, body, Some(remaining))
+                .await
+        }
+    })
+    .await
+}
+
+/// Attempts of any upstream operation with retries inside `deadline`: `attempt` gets the time
+/// left and makes one try. The same policy as `call`, for callers that do not go through the
+/// blocking client (a streamed model answer opens its connection asynchronously).
+pub async fn run<T, F, Fut>(
+    deadline: Deadline,
+    policy: Policy,
+    mut attempt_once: F,
+) -> Result<T, Failure>
+where
+    F: FnMut(Duration) -> Fut,
+    Fut: std::future::Future<Output = Result<T, UpstreamError>>,
+{
     let mut attempt = 0;
     let mut last: Option<UpstreamError> = None;
     loop {
@@ -154,18 +183,8 @@ pub async fn call(
                 attempts: attempt - 1,
             });
         }
-        let result = client
-            .call(
-                service,
-                method,
-                path.to_string(),
-                token.clone(),
-                body.map(<[u8]>::to_vec),
-                Some(remaining),
-            )
-            .await;
-        let error = match result {
-            Ok(response) => return Ok(response),
+        let error = match attempt_once(remaining).await {
+            Ok(value) => return Ok(value),
             Err(e) => e,
         };
         if let UpstreamError::Transport { timeout: true, .. } = error {
@@ -205,10 +224,7 @@ pub async fn call(
                 }
             });
         }
-        log::debug!(
-            "{service} {} {path}: attempt {attempt} failed ({error}); retrying in {delay:?}",
-            method.as_str()
-        );
+        log::debug!("attempt {attempt} failed ({error}); retrying in {delay:?}");
         last = Some(error);
         tokio::time::sleep(delay).await;
     }
