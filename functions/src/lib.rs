@@ -7,17 +7,17 @@
 use shared::Function;
 
 pub mod common;
-pub mod genie_conversations_list;
-pub mod genie_message_create;
-pub mod genie_message_result;
-pub mod genie_messages_list;
-pub mod genie_spaces_list;
 pub mod files_delete;
 pub mod files_directory_create;
 pub mod files_download;
 pub mod files_list;
 pub mod files_upload;
 pub mod files_volumes;
+pub mod genie_conversations_list;
+pub mod genie_message_create;
+pub mod genie_message_result;
+pub mod genie_messages_list;
+pub mod genie_spaces_list;
 pub mod health;
 pub mod metrics_common;
 pub mod metrics_performance;

@@ -13,8 +13,8 @@
 //! * `stream_client` — a small async HTTP/1.1 client for upstream answers read as a stream.
 
 pub mod client;
-pub mod genie;
 pub mod files;
+pub mod genie;
 pub mod retry;
 pub mod serving;
 pub mod serving_schema;

@@ -7,8 +7,8 @@
 //! methods, which lock the shared state.
 
 pub mod database;
-pub mod genie;
 pub mod files;
+pub mod genie;
 pub mod oauth;
 pub mod scim;
 pub mod serving;
