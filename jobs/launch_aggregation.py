@@ -1,4 +1,4 @@
-"""Run the packaged brickbox binary from a Databricks job (SPEC §9, §11).
+"""Run the packaged brickbox binary from a Databricks job.
 
 No job task type runs an executable directly, so a serverless `spark_python_task` runs this file
 with the binary's workspace path as its first parameter. It:
@@ -39,7 +39,7 @@ import urllib.request
 
 DEFAULT_ARGS = ["job", "aggregate-metrics"]
 
-# Launcher option → environment variable the binary reads (SPEC §3).
+# Launcher option → environment variable the binary reads.
 OPTIONS = {
     "--host": "DATABRICKS_HOST",
     "--lakebase-endpoint": "LAKEBASE_ENDPOINT",

@@ -1,4 +1,4 @@
--- Retention (SPEC §9): hourly buckets and their distinct users older than 90 days; model
+-- Retention: hourly buckets and their distinct users older than 90 days; model
 -- inference logs and schema detection events older than 30 days; expired named-query cache rows. Hours are compared at hour
 -- granularity so that a 90d query (which starts at the start of the hour 90 days ago) never
 -- loses an hour it covers.

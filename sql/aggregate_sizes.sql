@@ -1,4 +1,4 @@
--- Row counts of the metrics tables, for the job's size check (SPEC §9) and summary.
+-- Row counts of the metrics tables, for the job's size check and summary.
 -- Parameters: none. Result: one row (performance_metrics bigint, usage_events bigint,
 --                                   aggregated_metrics bigint, aggregated_users bigint).
 SELECT (SELECT count(*) FROM performance_metrics) AS performance_metrics,

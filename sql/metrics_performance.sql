@@ -1,4 +1,4 @@
--- GET /api/v1/metrics/performance (SPEC §6.3): request totals and per (endpoint, method)
+-- GET /api/v1/metrics/performance: request totals and per (endpoint, method)
 -- figures over [start_time, end_time]: start_time is the start of the UTC hour `time_range`
 -- ago (so every hour of the range is whole, and aggregated hours are never cut), end_time now.
 --

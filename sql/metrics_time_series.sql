@@ -1,4 +1,4 @@
--- GET /api/v1/metrics/time-series (SPEC §6.3): one point per hour or day of the range,
+-- GET /api/v1/metrics/time-series: one point per hour or day of the range,
 -- ascending, zero-filled, one row per timestamp (generate_series drives the output).
 -- The range is [start of the UTC hour `time_range` ago, now], as in metrics_performance.sql;
 -- each point covers the part of its interval inside the range. Sources as there: raw rows

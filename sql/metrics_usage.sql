@@ -1,4 +1,4 @@
--- GET /api/v1/metrics/usage (SPEC §6.3): usage-event figures over [start of the UTC hour
+-- GET /api/v1/metrics/usage: usage-event figures over [start of the UTC hour
 -- `time_range` ago, now]: the valid summaries of whole past days and hours plus, for the other
 -- hours, the raw rows and the aggregated buckets (each row once; see metrics_performance.sql).
 -- Distinct-user counts are exact: the summaries' user sets, the raw rows' users and the

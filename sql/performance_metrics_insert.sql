@@ -1,4 +1,4 @@
--- Insert a batch of request records (the metrics writer, SPEC §7).
+-- Insert a batch of request records (the metrics writer).
 -- $1 timestamptz[] timestamp, $2 text[] endpoint, $3 text[] method, $4 integer[] status_code,
 -- $5 float8[] response_time_ms, $6 text[] user_id, $7 text[] error_type,
 -- $8 text[] correlation_id; one element per request, NULLs allowed in $6 and $7.

@@ -1,4 +1,4 @@
--- Record one schema detection (SPEC §6.2).
+-- Record one schema detection.
 -- $1 text endpoint_name, $2 text user_id, $3 text detected_type, $4 text status,
 -- $5 bigint latency_ms, $6 text error_message (NULL on success), $7 text correlation_id.
 -- Result: id bigint.

@@ -1,4 +1,4 @@
-//! `brickbox job aggregate-metrics` (SPEC §9) through the real binary: late rows merged into
+//! `brickbox job aggregate-metrics` through the real binary: late rows merged into
 //! existing buckets, the advisory lock, concurrent runs, retention, the exit codes.
 
 use crate::support::fake_workspace::{scim, FakeWorkspace};

@@ -1,4 +1,4 @@
-//! OBO identity (SPEC §5.4) through the real server and the fake workspace: every outcome,
+//! OBO identity through the real server and the fake workspace: every outcome,
 //! the cache, single-flight and the local development token.
 
 use crate::support::fake_workspace::{scim, FakeWorkspace};

@@ -329,7 +329,7 @@ fn launcher_fills_in_lakebase_settings_from_the_endpoint_and_the_identity() {
                 format!("Bearer {token}")
             ),
             // The binary mints the database credential with the workspace credential it was
-            // handed (before migrating), as SPEC §3 says for the job.
+            // handed (before migrating), as docs/api.md says for the job.
             (
                 "/api/2.0/postgres/credentials".into(),
                 format!("Bearer {token}")
@@ -572,7 +572,7 @@ fn startup_line_reports_what_was_detected_and_never_a_secret() {
         ("LAKEBASE_ENDPOINT", endpoint),
     ];
 
-    // Inside Apps, with every secret set: the static password wins (SPEC §8).
+    // Inside Apps, with every secret set: the static password wins.
     let mut env: Vec<(&str, &str)> = common.to_vec();
     env.extend_from_slice(&secrets);
     env.extend_from_slice(&[

@@ -1,4 +1,4 @@
-//! The admin metrics functions (SPEC §6.3) against a fixed-seed 91-day dataset: every field of
+//! The admin metrics functions against a fixed-seed 91-day dataset: every field of
 //! the three responses for 24h, 7d, 30d and 90d equals what plain SQL over the raw rows says,
 //! before the aggregation job, after it (percentiles within 2 %), and after a second run;
 //! plus auth, parameter validation and the unconfigured database.

@@ -1,4 +1,4 @@
-//! Model Serving functions (SPEC §6.2) against the fake workspace: endpoint state and type,
+//! Model Serving functions against the fake workspace: endpoint state and type,
 //! schema detection for every endpoint type (OpenAPI document, `MLmodel` fallback, budget),
 //! invocation outcomes (success, not ready, the model's 400, flaky 503, 429, slow, 403), the
 //! logs function without Lakebase, and inference logs / detection events stored in a real PostgreSQL.

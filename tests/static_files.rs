@@ -1,4 +1,4 @@
-//! Static files (SPEC §5.2): types, ETag/304, cache headers, and traversal in every spelling.
+//! Static files: types, ETag/304, cache headers, and traversal in every spelling.
 
 use crate::support::{get, raw, TestServer};
 

@@ -1,4 +1,4 @@
-//! Unity Catalog functions (SPEC §6.2) against the fake workspace: complete sorted listings over
+//! Unity Catalog functions against the fake workspace: complete sorted listings over
 //! paginated answers, not-found and permission mapping, identifier checks before any upstream
 //! call, and table queries (typed cells, chunks, paging, totals, warehouses, FAILED statements,
 //! the deadline and its cancel).

@@ -34,7 +34,7 @@ pub fn is_preference_key(s: &str) -> bool {
     is_snake_identifier(s, MAX_PREFERENCE_KEY)
 }
 
-/// SPEC §6.2 `time_range`: `24h`, `7d`, `30d` or `90d` (default `24h`).
+/// `time_range`: `24h`, `7d`, `30d` or `90d` (default `24h`).
 pub const TIME_RANGES: [(&str, u64); 4] = [
     ("24h", 24 * 3600),
     ("7d", 7 * 24 * 3600),
@@ -230,7 +230,7 @@ const fn identifier_param(name: &'static str, description: &'static str) -> Para
     }
 }
 
-/// SPEC §6.2: inputs and predictions are stored cut at 64 KiB.
+/// inputs and predictions are stored cut at 64 KiB.
 pub const MAX_LOGGED_JSON: usize = 64 * 1024;
 
 /// A required, non-empty query parameter; 400 `INVALID_REQUEST` naming it when missing.

@@ -14,7 +14,7 @@ pub const USAGE_SQL: &str = sql!("metrics_usage.sql");
 pub const TIME_SERIES_SQL: &str = sql!("metrics_time_series.sql");
 const BOUNDS_SQL: &str = sql!("metrics_bounds.sql");
 
-/// The `time_range` parameter (parsed by `common::time_range`, SPEC §6.2).
+/// The `time_range` parameter (parsed by `common::time_range`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimeRange {
     pub label: &'static str,
@@ -36,7 +36,7 @@ impl TimeRange {
         format!("{} seconds", self.seconds)
     }
 
-    /// The time series' default spacing: hours up to 7 days, days beyond (SPEC §6.3).
+    /// The time series' default spacing: hours up to 7 days, days beyond.
     pub fn default_step(self) -> &'static str {
         if self.seconds <= 7 * 24 * 3600 {
             "hour"

@@ -1,5 +1,5 @@
 //! `GET /api/v1/metrics/performance` (admin): request count, errors, average and percentiles,
-//! overall and per (endpoint, method), over raw and aggregated hours alike (SPEC §6.3).
+//! overall and per (endpoint, method), over raw and aggregated hours alike.
 
 use crate::metrics_common::{self as common, BoundParams, TimeRange};
 use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, RequestBody, Response};

@@ -1,4 +1,4 @@
-//! `GET /metrics`: the Prometheus text exposition of the in-process counters (SPEC §6.1). For
+//! `GET /metrics`: the Prometheus text exposition of the in-process counters. For
 //! signed-in users; label values are bounded (route templates, never raw paths).
 
 use shared::{ApiError, Auth, Ctx, Function, Method, Request, RequestBody, Response};

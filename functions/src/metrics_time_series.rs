@@ -1,5 +1,5 @@
 //! `GET /api/v1/metrics/time-series` (admin): one point per hour or day of the range,
-//! ascending, zero-filled, with request and/or usage figures (SPEC §6.3).
+//! ascending, zero-filled, with request and/or usage figures.
 //!
 //! A point without requests has `total_requests` 0 and null `error_rate`,
 //! `avg_response_time_ms` and `p95_response_time_ms` (no value, rather than a misleading 0, so

@@ -1,5 +1,5 @@
 //! `GET /api/v1/metrics/usage` (admin): usage-event totals, exact distinct users, success
-//! rate, event distribution and page views, over raw and aggregated hours alike (SPEC §6.3).
+//! rate, event distribution and page views, over raw and aggregated hours alike.
 
 use crate::metrics_common::{self as common, BoundParams, TimeRange};
 use shared::{ApiError, Auth, Ctx, Function, Method, Param, Request, RequestBody, Response};

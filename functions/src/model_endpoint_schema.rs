@@ -1,5 +1,5 @@
 //! `GET /api/model-serving/endpoints/{name}/schema`: the endpoint's input format and a ready
-//! example (SPEC §6.2 "Schema detection"); every detection is handed to
+//! example; every detection is handed to
 //! `common::record_detection` for `schema_detection_events`.
 
 use crate::common::{self, DetectionRecord};

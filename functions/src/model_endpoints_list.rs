@@ -1,5 +1,5 @@
 //! `GET /api/model-serving/endpoints`: the serving endpoints the caller can see, by name, with
-//! state and type classified as SPEC §6.2 says.
+//! state and type classified as docs/api.md says.
 
 use shared::databricks::serving;
 use shared::{ApiError, Auth, Ctx, Function, Method, Request, RequestBody, Response};

@@ -1,6 +1,5 @@
 //! `POST /api/model-serving/invoke`: call a serving endpoint with the caller's token, inside one
-//! deadline of `timeout_seconds` across the readiness check and every retry (SPEC §6.2
-//! "Invoke"). Every outcome after validation is handed to `common::record_inference`.
+//! deadline of `timeout_seconds` across the readiness check and every retry. Every outcome after validation is handed to `common::record_inference`.
 
 use crate::common::{self, InferenceRecord, MAX_LOGGED_JSON};
 use serde::Serialize;

@@ -26,7 +26,7 @@ pub const FUNCTION: Function = Function {
     handler: |ctx, req| Box::pin(handle(ctx, req)),
 };
 
-/// 100 KiB, serialized (SPEC §6.2).
+/// 100 KiB, serialized.
 pub const MAX_VALUE_BYTES: usize = 100 * 1024;
 
 #[derive(Deserialize)]

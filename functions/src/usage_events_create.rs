@@ -1,5 +1,5 @@
 //! `POST /api/v1/metrics/usage-events`: store a batch of the caller's UI events, all or nothing
-//! (SPEC §6.2). Takes `application/json` and `text/plain` (what `navigator.sendBeacon` sends).
+//! Takes `application/json` and `text/plain` (what `navigator.sendBeacon` sends).
 //! 202 only after the rows are committed.
 //!
 //! The body is validated from `serde_json::Value` by hand so that every problem of every event

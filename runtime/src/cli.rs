@@ -1,4 +1,4 @@
-//! The command line (SPEC §4): argument parsing, `routes`, `openapi` and `invoke`.
+//! The command line: argument parsing, `routes`, `openapi` and `invoke`.
 //! `serve` itself lives in main.rs.
 
 use crate::call::call_function;

@@ -577,7 +577,7 @@ pub fn correlation_id(headers: &HeaderMap) -> String {
         .unwrap_or_else(util::fast_uuid_v4)
 }
 
-/// Add the headers every response carries, and the HTML ones (SPEC §5.1).
+/// Add the headers every response carries, and the HTML ones.
 ///
 /// Fixed names and values are `from_static` and go straight into a pre-sized `HeaderMap`: the
 /// `http::response::Builder` parsed and copied every one of them on every request.

@@ -1,4 +1,4 @@
-//! `brickbox job aggregate-metrics` (SPEC §9): roll raw metrics older than 7 days into hourly
+//! `brickbox job aggregate-metrics`: roll raw metrics older than 7 days into hourly
 //! buckets, apply retention, check the tables' size, print a JSON summary.
 //!
 //! Everything that touches rows is SQL in `sql/aggregate_*.sql`; this file only sequences the
@@ -24,7 +24,7 @@ const SIZES: &str = sql!("aggregate_sizes.sql");
 
 /// Advisory-lock key of the aggregation job ("bbaggreg"), distinct from the migrations' key.
 pub const LOCK_KEY: i64 = 0x6262_6167_6772_6567;
-/// SPEC §9 size check, in rows of the metrics tables.
+/// size check, in rows of the metrics tables.
 pub const WARN_ROWS: i64 = 800_000;
 pub const ALERT_ROWS: i64 = 1_000_000;
 /// How long to wait for a connection before calling the database unreachable.

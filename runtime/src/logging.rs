@@ -131,7 +131,7 @@ impl Logger {
     }
 }
 
-/// The per-request line (SPEC §5.1) at INFO on target `brickbox::request`, the same text as
+/// The per-request line at INFO on target `brickbox::request`, the same text as
 /// `log::info!(target: "brickbox::request", "{method} {path} {status} {ms}ms route={route}
 /// cid={cid} user={user}")` would give, written without the `fmt` machinery and the filter:
 /// it is the one line every request pays for.

@@ -1,4 +1,4 @@
-//! `brickbox`: the binary. Parses the command line and runs one command (SPEC §4).
+//! `brickbox`: the binary. Parses the command line and runs one command.
 
 use runtime::cli::{self, Command};
 use runtime::server;

@@ -1,4 +1,4 @@
-//! The one place an `ApiError` becomes an HTTP answer (SPEC §5.3).
+//! The one place an `ApiError` becomes an HTTP answer.
 
 use shared::{ApiError, Response};
 

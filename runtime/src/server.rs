@@ -262,7 +262,7 @@ impl Background {
     }
 
     /// Stop the background tasks after the server has stopped serving: the metrics writer
-    /// flushes what is queued (SPEC §5.1) within its deadline.
+    /// flushes what is queued within its deadline.
     pub async fn shutdown(self) {
         if let Some((stop, task)) = self.writer {
             let _ = stop.send(());

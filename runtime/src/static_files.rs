@@ -1,4 +1,4 @@
-//! Static files from the static dir (SPEC §5.2): content types, ETags with 304, cache headers,
+//! Static files from the static dir: content types, ETags with 304, cache headers,
 //! and a path check that refuses traversal in every spelling and symlinks leaving the dir.
 
 use shared::{util, Response};

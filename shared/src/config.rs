@@ -1,4 +1,4 @@
-//! The environment, read once at startup (SPEC §3). Nothing else reads environment variables,
+//! The environment, read once at startup. Nothing else reads environment variables,
 //! so this file is the full list of what brickbox can be configured with.
 
 use crate::secret::Secret;
@@ -67,7 +67,7 @@ pub struct LakebaseSettings {
 }
 
 impl LakebaseSettings {
-    /// SPEC §3: Lakebase is configured when `PGHOST` or `DATABASE_URL` is set.
+    /// Lakebase is configured when `PGHOST` or `DATABASE_URL` is set.
     pub fn configured(&self) -> bool {
         self.pghost.is_some() || self.database_url.is_some()
     }

@@ -1,4 +1,4 @@
-//! The one error type of every function, and the closed set of error codes (SPEC §5.3).
+//! The one error type of every function, and the closed set of error codes.
 //!
 //! An `ApiError` carries what the client may see (code, message, `retry_after`, `details`) and,
 //! separately, `internal`: a detail for the log line only. The runtime turns it into the JSON
@@ -249,7 +249,7 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-/// Cut an upstream message for quoting in a response: at most 500 characters (SPEC §5.3).
+/// Cut an upstream message for quoting in a response: at most 500 characters.
 pub fn quote_upstream(message: &str) -> String {
     const MAX: usize = 500;
     let trimmed = message.trim();

@@ -1,4 +1,4 @@
-//! OBO identity (SPEC §5.4): who is calling, from the forwarded user token.
+//! OBO identity: who is calling, from the forwarded user token.
 //!
 //! `IdentityCache::resolve` answers from a cache keyed by SHA-256 of the token (the token itself
 //! is never stored), entries live at most 60 s (less when the JWT expires sooner), the map is
@@ -219,7 +219,7 @@ async fn fetch_identity(
     })
 }
 
-/// SPEC §5.4's mapping of upstream identity failures. A user's 401/403 is never retried.
+/// the mapping of upstream identity failures. A user's 401/403 is never retried.
 pub fn map_identity_error(e: UpstreamError) -> ApiError {
     match e {
         UpstreamError::NotConfigured => ApiError::new(

@@ -1,8 +1,8 @@
 //! brickbox's shared crate: everything a function needs that is not HTTP.
 //!
 //! Layout:
-//! * `config`     — the environment read once at startup (SPEC §3).
-//! * `error`      — `ApiError` and the closed set of `ErrorCode`s (SPEC §5.3); the one error type
+//! * `config`     — the environment read once at startup.
+//! * `error`      — `ApiError` and the closed set of `ErrorCode`s; the one error type
 //!   every function returns.
 //! * `function`   — the function model: `Function`, `Auth`, `Request`, `Response`, `Ctx`. A function
 //!   is a plain async fn over these types, callable without a server.
@@ -13,7 +13,7 @@
 //!   Catalog, statements, Model Serving (one file each, see `databricks/mod.rs`).
 //! * `db`         — Lakebase: pool, credentials, TLS, migrations, health check, table helpers.
 //! * `metrics`    — Prometheus counters, and the bounded queue + batch writer that store every
-//!   `/api/*` request in Lakebase (SPEC §7).
+//!   `/api/*` request in Lakebase.
 //! * `queries`    — the named SQL queries of `sql/queries/`, their parameter checks and cache.
 //! * `secret`     — `Secret`, a string that never prints.
 //! * `util`       — UUIDs, hashing, base64, RFC 3339 times, percent-decoding.

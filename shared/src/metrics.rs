@@ -1,4 +1,4 @@
-//! Request metrics (SPEC §7, §6.1): the in-process Prometheus counters, and the bounded queue
+//! Request metrics: the in-process Prometheus counters, and the bounded queue
 //! plus background batch writer that store every `/api/*` request in `performance_metrics`.
 //!
 //! The request path only counts (atomics per route template, in a read-locked map of the
@@ -28,7 +28,7 @@ pub const BATCH_SIZE: usize = 5_000;
 /// The writer flushes at least this often, so a row is visible well within 2 s.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// Shutdown flushes for at most this long (SPEC §5.1: exit within 10 s).
+/// Shutdown flushes for at most this long (exit within 10 s).
 pub const SHUTDOWN_FLUSH: Duration = Duration::from_millis(1500);
 
 /// One `/api/*` request, as `performance_metrics` stores it.

@@ -1,5 +1,5 @@
--- 0001: the app's own tables (SPEC §8). All times are timestamptz; ids are identities.
--- The two raw metrics tables keep the column names SPEC §8 fixes, so other tools (and tests)
+-- 0001: the app's own tables. All times are timestamptz; ids are identities.
+-- The two raw metrics tables keep the column names fixes, so other tools (and tests)
 -- can read and write them directly. Aggregation tables come in a later migration.
 
 CREATE TABLE user_preferences (

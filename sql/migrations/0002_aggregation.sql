@@ -1,4 +1,4 @@
--- 0002: hourly roll-ups of the raw metrics tables (SPEC §6.3, §9), written only by
+-- 0002: hourly roll-ups of the raw metrics tables, written only by
 -- `brickbox job aggregate-metrics` and read by the admin metrics functions.
 --
 -- Invariant: a raw row is either still in its raw table or already counted in exactly one

@@ -7,7 +7,7 @@
 // and rejects with an ApiError. No token is ever added here: the Databricks Apps proxy forwards
 // the signed-in user's token, and local development uses the server's development token.
 
-/** A failed call: HTTP status (0 when the server was not reached) and the SPEC §5.3 error body. */
+/** A failed call: HTTP status (0 when the server was not reached) and the documented error body. */
 export class ApiError extends Error {
   constructor(status, body, fallback, retryAfterHeader) {
     super((body && body.message) || fallback);

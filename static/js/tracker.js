@@ -1,4 +1,4 @@
-// The usage tracker (SPEC §10): queues events and sends them in batches to
+// The usage tracker: queues events and sends them in batches to
 // POST /api/v1/metrics/usage-events — at 20 queued events, or 10 s after the first event of a
 // batch was queued — with 3 tries (waiting 1 s, then 2 s). When the page is hidden or left,
 // whatever is still queued (or waiting for a retry) goes out with navigator.sendBeacon as a

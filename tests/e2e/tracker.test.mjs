@@ -30,7 +30,7 @@ function setup({ fail = [] } = {}) {
 const flushPromises = () => new Promise((resolve) => setImmediate(resolve));
 const serverError = Object.assign(new Error("down"), { status: 503, error_code: "SERVICE_UNAVAILABLE" });
 
-test("the 20th event sends a batch at once, as the SPEC's event shape", async () => {
+test("the 20th event sends a batch at once, in the documented event shape", async () => {
   mock.timers.enable({ apis: ["setTimeout"] });
   try {
     const { tracker, sent } = setup();

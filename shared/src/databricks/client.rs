@@ -290,7 +290,7 @@ impl DatabricksClient {
     }
 }
 
-/// SPEC §5.4: the workspace rejected the caller's token itself — a 401, or a 403 whose message is
+/// the workspace rejected the caller's token itself — a 401, or a 403 whose message is
 /// about the token ("Invalid access token", "Token is expired"). Every surface maps these the same
 /// way, to 401 `AUTH_INVALID` / `AUTH_EXPIRED`; `None` for any other failure.
 pub fn token_rejection(status: u16, message: &str) -> Option<ApiError> {

@@ -1,4 +1,4 @@
-//! Retry policy and the one overall deadline for upstream calls (SPEC §6.2, reference §10.3).
+//! Retry policy and the one overall deadline for upstream calls.
 //!
 //! `call` makes at most `policy.max_attempts` attempts of one request, each with a timeout equal
 //! to what is left of the deadline, sleeping the policy's backoff (or the upstream's
@@ -42,8 +42,7 @@ impl Deadline {
 /// Which upstream failures a request may retry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Retryable {
-    /// 429, 503, 504 and connection failures: idempotent reads and model invocations
-    /// (SPEC §6.2 "Invoke").
+    /// 429, 503, 504 and connection failures: idempotent reads and model invocations.
     Transient,
     /// 429 only: the request was refused before it ran, so even a non-idempotent POST (a SQL
     /// statement submission) is safe to send again.
@@ -60,7 +59,7 @@ pub struct Policy {
     pub retryable: Retryable,
 }
 
-/// SPEC §6.2: at most 3 attempts, backoff 1 s then 2 s.
+/// at most 3 attempts, backoff 1 s then 2 s.
 pub const BACKOFF: &[Duration] = &[Duration::from_secs(1), Duration::from_secs(2)];
 
 impl Policy {

@@ -1,7 +1,7 @@
 //! Model Serving: endpoints with their state and type, and invocation with retries inside one
 //! deadline. Input-schema detection is in `serving_schema`.
 //!
-//! Classification follows SPEC §6.2, not the seed (which ignored `state.ready` and called every
+//! Classification follows docs/api.md, not the Python template (which ignored `state.ready` and called every
 //! `served_entities` endpoint a foundation model). Detection answers foundation and external
 //! models from the task at once; MLflow models read the endpoint's OpenAPI document, then the
 //! `MLmodel` signature, inside a 5 s budget. Nothing here writes logs to Lakebase: it returns
@@ -27,7 +27,7 @@ pub const EXTERNAL_MODEL: &str = "EXTERNAL_MODEL";
 pub const MLFLOW_MODEL: &str = "MLFLOW_MODEL";
 pub const UNKNOWN: &str = "UNKNOWN";
 
-/// SPEC §6.2: `^[A-Za-z0-9_-]{1,63}$`, checked before any upstream call.
+/// `^[A-Za-z0-9_-]{1,63}$`, checked before any upstream call.
 pub fn validate_endpoint_name(name: &str) -> Result<(), ApiError> {
     let ok = (1..=63).contains(&name.len())
         && name
@@ -44,7 +44,7 @@ pub fn validate_endpoint_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
-/// One endpoint as the list answers it (SPEC §6.2); every field present.
+/// One endpoint as the list answers it; every field present.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct EndpointSummary {
     pub name: String,
@@ -132,7 +132,7 @@ fn entity_type(entity: &Value) -> &'static str {
     }
 }
 
-/// SPEC §6.2: FOUNDATION_MODEL / EXTERNAL_MODEL / MLFLOW_MODEL when any served entity is one
+/// FOUNDATION_MODEL / EXTERNAL_MODEL / MLFLOW_MODEL when any served entity is one
 /// (in that order), else UNKNOWN.
 pub fn endpoint_type(endpoint: &Value) -> &'static str {
     let types: Vec<&'static str> = entities(endpoint).into_iter().map(entity_type).collect();
@@ -142,7 +142,7 @@ pub fn endpoint_type(endpoint: &Value) -> &'static str {
         .unwrap_or(UNKNOWN)
 }
 
-/// SPEC §6.2: `READY` when `state.ready == READY`, else from `state.config_update`.
+/// `READY` when `state.ready == READY`, else from `state.config_update`.
 pub fn endpoint_state(endpoint: &Value) -> &'static str {
     let state = endpoint.get("state");
     let field = |k: &str| state.and_then(|s| s.get(k)).and_then(Value::as_str);
@@ -325,7 +325,7 @@ pub fn endpoint_not_found() -> ApiError {
     )
 }
 
-/// Invocation failures (SPEC §6.2): the model's 400 → `INVALID_MODEL_INPUT` quoting it; past the
+/// Invocation failures: the model's 400 → `INVALID_MODEL_INPUT` quoting it; past the
 /// deadline → `MODEL_TIMEOUT`; retries exhausted → `RATE_LIMITED` / `MODEL_UNAVAILABLE`.
 pub fn map_invoke_failure(failure: &Failure, timeout: Duration) -> ApiError {
     let error = match failure {

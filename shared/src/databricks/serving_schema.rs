@@ -41,7 +41,7 @@ pub fn generic_example() -> Value {
 
 /// Detect the input schema of an endpoint already fetched (`endpoint`): foundation and external
 /// models from the task, MLflow models from the OpenAPI document then the `MLmodel` signature
-/// within `budget`. `Err` only for 403 (SPEC: permission denied → 403).
+/// within `budget`. `Err` only for 403 (permission denied).
 pub async fn detect(
     client: &Arc<DatabricksClient>,
     token: &Secret,

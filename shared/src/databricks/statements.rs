@@ -2,7 +2,7 @@
 //! terminal state within one deadline (cancelling on expiry), follow every result chunk, and type
 //! the string cells from the manifest.
 //!
-//! SQL errors arrive as HTTP 200 with `status.state = FAILED`; they are mapped here (SPEC §6.2):
+//! SQL errors arrive as HTTP 200 with `status.state = FAILED`; they are mapped here:
 //! missing table/schema/catalog → 404, missing permissions → 403, anything else → 400 quoting the
 //! message. Only INLINE JSON results are requested, so external links never need fetching.
 
@@ -18,7 +18,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// SPEC §6.2: a statement is polled until done within 60 s.
+/// a statement is polled until done within 60 s.
 pub const STATEMENT_DEADLINE: Duration = Duration::from_secs(60);
 /// Poll intervals while PENDING/RUNNING: short first (most queries finish quickly), then 1 s.
 const POLL_BACKOFF: &[Duration] = &[
@@ -132,7 +132,7 @@ pub struct ChosenWarehouse {
     pub state: Option<String>,
 }
 
-/// How a cell's string is turned into JSON (SPEC §6.2).
+/// How a cell's string is turned into JSON.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CellKind {
     Integer,
@@ -645,7 +645,7 @@ fn map_submit_failure(failure: &Failure, warehouse_id: &str) -> ApiError {
     }
 }
 
-/// A FAILED statement (HTTP 200, `status.error`), per SPEC §6.2.
+/// A FAILED statement (HTTP 200, `status.error`)
 fn map_failed_statement(error: Option<StatusError>) -> ApiError {
     let error = error.unwrap_or_default();
     let code = match &error.error_code {

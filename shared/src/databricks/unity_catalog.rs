@@ -21,7 +21,7 @@ pub const LIST_DEADLINE: Duration = Duration::from_secs(30);
 const MAX_PAGES: usize = 10_000;
 const WHAT: &str = "Unity Catalog";
 
-/// SPEC §6.2: 1–255 characters, no backtick, dot, NUL or control character. Checked before any
+/// 1–255 characters, no backtick, dot, NUL or control character. Checked before any
 /// upstream call; `field` names the parameter in the message.
 pub fn validate_identifier(field: &str, value: &str) -> Result<(), ApiError> {
     let problem = if value.is_empty() {

@@ -1,4 +1,4 @@
-//! The Postgres password for new connections (SPEC §8): a static password, a minted Lakebase
+//! The Postgres password for new connections: a static password, a minted Lakebase
 //! credential (`LAKEBASE_ENDPOINT` or `LAKEBASE_INSTANCE_NAME`), or the service principal's OAuth
 //! M2M token.
 //!

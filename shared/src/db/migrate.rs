@@ -1,4 +1,4 @@
-//! Schema migrations (SPEC §8): numbered files in `sql/migrations/`, applied in order in one
+//! Schema migrations: numbered files in `sql/migrations/`, applied in order in one
 //! transaction under an advisory lock, each recorded with the SHA-256 of its text.
 //!
 //! An applied migration whose text changed is an error that stops startup (`Edited`): the

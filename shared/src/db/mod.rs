@@ -1,5 +1,5 @@
 //! Lakebase (Databricks-managed Postgres): the pool, credentials, TLS, migrations and the
-//! background health check (SPEC §3, §8).
+//! background health check.
 //!
 //! Layout:
 //! * `settings`    — host, user, database, TLS mode and the password source, from `Config`.
@@ -40,11 +40,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How long a request waits for a connection before 503 `DATABASE_UNAVAILABLE` (SPEC §8).
+/// How long a request waits for a connection before 503 `DATABASE_UNAVAILABLE`.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Background work (checks, migrations, the metrics writer) may wait longer.
 pub const BACKGROUND_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
-/// The health check runs this often while the database answers (SPEC §6.1: at least every 5 s)…
+/// The health check runs this often while the database answers (at least every 5 s)…
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(5);
 /// …and this often while it does not, so a recovery shows (and unblocks requests) quickly.
 pub const CHECK_INTERVAL_DOWN: Duration = Duration::from_secs(1);

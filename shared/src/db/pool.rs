@@ -1,4 +1,4 @@
-//! A small Postgres connection pool (SPEC §8): at most `max` connections (a semaphore), idle
+//! A small Postgres connection pool: at most `max` connections (a semaphore), idle
 //! connections in a `Vec` under a std mutex, connections recycled after 45 minutes, closed ones
 //! replaced, and a deadline on every acquire.
 //!

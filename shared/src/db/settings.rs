@@ -1,4 +1,4 @@
-//! Where Lakebase is and how to log in (SPEC §3, §8): host, port, database, user, TLS mode and
+//! Where Lakebase is and how to log in: host, port, database, user, TLS mode and
 //! where the password comes from — decided once from `Config`, before any connection.
 //!
 //! `DATABASE_URL` wins over the `PG*` variables for what it states; the rest is filled from them.
@@ -16,11 +16,11 @@ pub enum TlsMode {
     /// `PGSSLMODE=disable`: plaintext (local development and tests only).
     Disable,
     /// Any other mode: TLS, with the certificate verified against the public roots plus
-    /// `PGSSLROOTCERT` — stricter than libpq's `require`, on purpose (SPEC §8).
+    /// `PGSSLROOTCERT` — stricter than libpq's `require`, on purpose.
     Verify,
 }
 
-/// Where the Postgres password comes from, first that applies (SPEC §8).
+/// Where the Postgres password comes from, first that applies.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PasswordSource {
     /// `PGPASSWORD` or the password in `DATABASE_URL`.

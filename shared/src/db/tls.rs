@@ -3,7 +3,7 @@
 //!
 //! Certificates are verified against the public roots (webpki-roots) plus every certificate in
 //! `PGSSLROOTCERT`, and the server name is checked — stricter than libpq's `sslmode=require`, on
-//! purpose (SPEC §8).
+//! purpose.
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};

@@ -1,5 +1,5 @@
 //! A fake Databricks workspace: a real HTTP server on loopback that answers with the shapes and
-//! quirks of `reference/databricks-api.md` (numeric `error_code` on 403, `Retry-After` on 429,
+//! quirks of the real workspace REST API (numeric `error_code` on 403, `Retry-After` on 429,
 //! `X-Databricks-Org-Id` on SCIM Me, …) and counts calls per route and token.
 //!
 //! Each Databricks surface is a module with its own state and `handle` fn; `route` below is the
