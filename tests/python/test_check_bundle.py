@@ -13,7 +13,7 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CHECK = os.path.join(ROOT, "scripts", "check-bundle")
 SCHEMA = os.environ.get(
-    "BUNDLE_SCHEMA", os.path.join(ROOT, "..", "shared", "reference", "bundle-schema.json")
+    "BUNDLE_SCHEMA", os.path.join(ROOT, "schema", "bundle-schema.json")
 )
 
 APP_YAML = """command: ["sh", "-c", "exec ./brickbox serve"]
