@@ -451,16 +451,26 @@ fn buffered_bodies_in_flight_share_a_256_mib_budget() {
         })
         .collect();
     // ... so one more answers 503 with Retry-After: 1 (once the server has read their heads).
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // Let the server read every holder's head first: a probe that came before one of them would
+    // take its room, and that holder would be the one refused.
+    std::thread::sleep(Duration::from_secs(2));
+    // A probe sent before the server has read every holder's head gets room and waits for its
+    // body: it is given up after a second (its room is given back when it closes).
+    let deadline = Instant::now() + Duration::from_secs(20);
     let answer = loop {
-        let answer = raw(
-            server.addr,
-            b"POST /api/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1048576\r\nConnection: close\r\n\r\n",
-        );
+        let mut probe = TcpStream::connect(server.addr).unwrap();
+        probe
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .unwrap();
+        probe
+            .write_all(b"POST /api/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1048576\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = probe.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer).into_owned();
         if answer.starts_with("HTTP/1.1 503") || Instant::now() > deadline {
             break answer;
         }
-        std::thread::sleep(Duration::from_millis(100));
     };
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains("SERVICE_UNAVAILABLE"), "{answer}");
